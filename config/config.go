@@ -131,20 +131,20 @@ func Parse(path string, data []byte) (*Config, error) {
 	if err := yaml.Unmarshal(data, &root); err != nil {
 		return nil, Problems{{File: path, Key: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}
 	}
+	v := &validator{file: path, root: &root}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil && !errors.Is(err, errEOF(err)) {
+	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
 		var te *yaml.TypeError
-		if errors.As(err, &te) {
-			ps := make(Problems, 0, len(te.Errors))
-			for _, m := range te.Errors {
-				ps = append(ps, Problem{File: path, Key: keyFromYAMLError(m), Line: lineFromYAMLError(m), Msg: m})
-			}
-			return nil, ps
+		if !errors.As(err, &te) {
+			return nil, Problems{{File: path, Key: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}
 		}
-		return nil, Problems{{File: path, Key: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}
+		// Type errors leave the rest decoded: report them and go on validating.
+		for _, m := range te.Errors {
+			line := lineFromYAMLError(m)
+			v.problems = append(v.problems, Problem{File: path, Key: pathAtLine(&root, line, keyFromYAMLError(m)), Line: line, Msg: stripLinePrefix(m)})
+		}
 	}
-	v := &validator{file: path, root: &root}
 	c.validate(v)
 	if len(v.problems) > 0 {
 		return nil, v.problems
@@ -287,14 +287,55 @@ func lookup(n *yaml.Node, part string) *yaml.Node {
 	return nil
 }
 
-func errEOF(err error) error {
-	if err != nil && err.Error() == "EOF" {
-		return err
+// pathAtLine returns the dotted key path of the mapping key on line (or of the
+// value on that line), falling back to hint.
+func pathAtLine(root *yaml.Node, line int, hint string) string {
+	if root == nil || len(root.Content) == 0 || line == 0 {
+		return hint
 	}
-	return errSentinel
+	var walk func(n *yaml.Node, prefix string) string
+	walk = func(n *yaml.Node, prefix string) string {
+		switch n.Kind {
+		case yaml.MappingNode:
+			for i := 0; i+1 < len(n.Content); i += 2 {
+				k, val := n.Content[i], n.Content[i+1]
+				p := k.Value
+				if prefix != "" {
+					p = prefix + "." + k.Value
+				}
+				if k.Line == line && (hint == "(value)" || hint == k.Value) {
+					return p
+				}
+				if val.Line == line && val.Kind == yaml.ScalarNode {
+					return p
+				}
+				if r := walk(val, p); r != "" {
+					return r
+				}
+			}
+		case yaml.SequenceNode:
+			for i, e := range n.Content {
+				if r := walk(e, fmt.Sprintf("%s[%d]", prefix, i)); r != "" {
+					return r
+				}
+			}
+		}
+		return ""
+	}
+	if p := walk(root.Content[0], ""); p != "" {
+		return p
+	}
+	return hint
 }
 
-var errSentinel = errors.New("not eof")
+func stripLinePrefix(m string) string {
+	if strings.HasPrefix(m, "line ") {
+		if i := strings.Index(m, ": "); i >= 0 {
+			return m[i+2:]
+		}
+	}
+	return m
+}
 
 func yamlErrLine(err error) int {
 	var line int

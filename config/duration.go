@@ -17,7 +17,8 @@ func (d Duration) D() time.Duration { return time.Duration(d) }
 func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
 	v, err := time.ParseDuration(n.Value)
 	if err != nil {
-		return fmt.Errorf("line %d: %q is not a duration (use e.g. 30s, 500ms, 2m)", n.Line, n.Value)
+		// A *yaml.TypeError lets the decoder go on and report every bad value at once.
+		return &yaml.TypeError{Errors: []string{fmt.Sprintf("line %d: %q is not a duration (use e.g. 30s, 500ms, 2m)", n.Line, n.Value)}}
 	}
 	*d = Duration(v)
 	return nil
