@@ -322,9 +322,13 @@ func (s *Server) idMatch(rec, got string, b binding) bool {
 		if r, ok := s.reverse[got]; ok && r != rec {
 			return false
 		}
+		if a, ok := s.alias[rec]; ok && a != got {
+			return false // the client renamed this id; the recorded name is not its
+		}
 		return true
 	}
-	if !s.known[rec] {
+	if !s.known[rec] || s.known[got] {
+		// Only recorded ids are renamed, and never to another recorded id.
 		return false
 	}
 	if a, ok := s.alias[rec]; ok {
