@@ -1,0 +1,312 @@
+package callflow
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.uber.org/zap"
+
+	"linkctl/config"
+)
+
+// ErrCallNotFound is returned by Softkey when no live call matches the request.
+var ErrCallNotFound = errors.New("call not found")
+
+// Options are the controller's collaborators.
+type Options struct {
+	Config  config.ControllerConfig
+	Matters *config.Matters
+	Sink    RecordSink  // may be nil
+	Logger  *zap.Logger // may be nil (no logging)
+	// KeepEnded is how many ended call records Call/Calls keep in memory (default 10000).
+	KeepEnded int
+}
+
+// Controller runs the call flows: one goroutine per citizen call, fed by the PBX
+// event stream, softkeys and timers.
+type Controller struct {
+	pbx     PBX
+	cfg     config.ControllerConfig
+	log     *zap.Logger
+	sink    RecordSink
+	matters atomic.Pointer[config.Matters]
+	prefix  string
+	seq     atomic.Uint64
+
+	mu        sync.Mutex
+	calls     map[string]*call // live calls by call id
+	byChannel map[string]*call // channel id -> live call
+	records   map[string]CallRecord
+	ended     []string // ended call ids, oldest first
+	keepEnded int
+	rr        map[Platform]int // round-robin position per group
+
+	wg sync.WaitGroup
+}
+
+// New makes a controller on a PBX.
+func New(pbx PBX, opts Options) (*Controller, error) {
+	if pbx == nil {
+		return nil, errors.New("callflow: nil PBX")
+	}
+	if opts.Matters == nil {
+		m, err := config.LoadMatters(opts.Config.MattersFile)
+		if err != nil {
+			return nil, fmt.Errorf("callflow: load matters list: %w", err)
+		}
+		opts.Matters = m
+	}
+	if opts.Logger == nil {
+		opts.Logger = zap.NewNop()
+	}
+	if opts.KeepEnded <= 0 {
+		opts.KeepEnded = 10000
+	}
+	var rnd [3]byte
+	_, _ = rand.Read(rnd[:])
+	c := &Controller{
+		pbx: pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink,
+		prefix:    "lk" + hex.EncodeToString(rnd[:]),
+		calls:     map[string]*call{},
+		byChannel: map[string]*call{},
+		records:   map[string]CallRecord{},
+		keepEnded: opts.KeepEnded,
+		rr:        map[Platform]int{},
+	}
+	c.matters.Store(opts.Matters)
+	return c, nil
+}
+
+// ReloadMatters swaps the matters list; calls in progress see the new list on their next softkey.
+func (c *Controller) ReloadMatters(m *config.Matters) {
+	if m != nil {
+		c.matters.Store(m)
+		c.log.Info("matters list reloaded", zap.String("source", m.Source), zap.Int("rows", len(m.Rows)))
+	}
+}
+
+// Matters is the list in use.
+func (c *Controller) Matters() *config.Matters { return c.matters.Load() }
+
+// Run dispatches PBX events until ctx ends or the event stream closes. Calls keep
+// their channels when Run ends: a restarted controller finds them again.
+func (c *Controller) Run(ctx context.Context) error {
+	defer c.wg.Wait()
+	events := c.pbx.Events()
+	for {
+		select {
+		case <-ctx.Done():
+			c.stopAll(context.Cause(ctx))
+			return nil
+		case ev, ok := <-events:
+			if !ok {
+				c.stopAll(errors.New("pbx event stream closed"))
+				return nil
+			}
+			c.dispatch(ctx, ev)
+		}
+	}
+}
+
+func (c *Controller) stopAll(cause error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range c.calls {
+		cl.cancel(fmt.Errorf("controller stopping: %w", cause))
+	}
+}
+
+func (c *Controller) dispatch(ctx context.Context, ev Event) {
+	switch e := ev.(type) {
+	case Connected:
+		c.log.Info("pbx events connected", zap.Bool("reconnect", e.Reconnect))
+		if e.Reconnect {
+			c.mu.Lock()
+			for _, cl := range c.calls {
+				cl.box.put(reconcileMsg{})
+			}
+			c.mu.Unlock()
+		}
+		return
+	case StasisStart:
+		c.mu.Lock()
+		cl := c.byChannel[e.ChannelID]
+		c.mu.Unlock()
+		if cl != nil {
+			cl.box.put(ev)
+			return
+		}
+		if len(e.Args) >= 2 && e.Args[0] == "inbound" {
+			p, ok := c.cfg.Entries[e.Args[1]]
+			if !ok {
+				c.log.Warn("inbound call to an unknown entry", zap.String("channel_id", e.ChannelID), zap.Strings("args", e.Args))
+				return
+			}
+			c.startCall(ctx, e, Platform(p))
+			return
+		}
+		c.log.Debug("stasis start of an unknown channel", zap.String("channel_id", e.ChannelID), zap.Strings("args", e.Args))
+		return
+	}
+	id := ev.ChannelIDOf()
+	c.mu.Lock()
+	cl := c.byChannel[id]
+	c.mu.Unlock()
+	if cl != nil {
+		cl.box.put(ev)
+	}
+}
+
+func (c *Controller) newID(kind string) string {
+	return fmt.Sprintf("%s-%s%d", c.prefix, kind, c.seq.Add(1))
+}
+
+// route sends the events of a channel id to a call. It is called before the command
+// that creates the channel (subscribe before execute).
+func (c *Controller) route(channelID string, cl *call) {
+	c.mu.Lock()
+	c.byChannel[channelID] = cl
+	c.mu.Unlock()
+}
+
+func (c *Controller) unroute(channelID string) {
+	c.mu.Lock()
+	delete(c.byChannel, channelID)
+	c.mu.Unlock()
+}
+
+// nextAgent returns the round-robin start position for a group.
+func (c *Controller) nextAgent(p Platform, n int) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	i := c.rr[p] % n
+	c.rr[p] = i + 1
+	return i
+}
+
+// publish stores a record version and hands it to the sink.
+func (c *Controller) publish(rec CallRecord, ended bool) {
+	c.mu.Lock()
+	c.records[rec.ID] = rec
+	if ended {
+		delete(c.calls, rec.ID)
+		c.ended = append(c.ended, rec.ID)
+		for len(c.ended) > c.keepEnded {
+			delete(c.records, c.ended[0])
+			c.ended = c.ended[1:]
+		}
+	}
+	c.mu.Unlock()
+	if c.sink != nil {
+		if err := c.sink.SaveCall(rec); err != nil {
+			c.log.Warn("record sink failed", zap.String("call_id", rec.ID), zap.Error(err))
+		}
+	}
+}
+
+// Call returns the latest version of a call record (live or recently ended).
+func (c *Controller) Call(id string) (CallRecord, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.records[id]
+	return r, ok
+}
+
+// Calls returns every known call record, live ones first.
+func (c *Controller) Calls() []CallRecord {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]CallRecord, 0, len(c.records))
+	for id := range c.calls {
+		out = append(out, c.records[id])
+	}
+	for i := len(c.ended) - 1; i >= 0; i-- {
+		if r, ok := c.records[c.ended[i]]; ok {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+// LiveCalls is the number of calls in progress.
+func (c *Controller) LiveCalls() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.calls)
+}
+
+// Softkey delivers a softkey to its call and waits for the call's answer.
+func (c *Controller) Softkey(ctx context.Context, req SoftkeyRequest) (SoftkeyResult, error) {
+	if _, ok := req.Key.input(); !ok {
+		return SoftkeyResult{Reason: fmt.Sprintf("未知的操作键 %q", req.Key)}, fmt.Errorf("softkey %q: %w", req.Key, ErrUnknownKey)
+	}
+	if req.Source == "" {
+		req.Source = SourceHTTP
+	}
+	c.mu.Lock()
+	cl := c.calls[req.CallID]
+	if cl == nil && req.ChannelID != "" {
+		cl = c.byChannel[req.ChannelID]
+	}
+	c.mu.Unlock()
+	if cl == nil {
+		return SoftkeyResult{CallID: req.CallID, Reason: "找不到该通话（可能已结束）"}, fmt.Errorf("softkey %s for call %q channel %q: %w", req.Key, req.CallID, req.ChannelID, ErrCallNotFound)
+	}
+	reply := make(chan SoftkeyResult, 1)
+	cl.box.put(softkeyMsg{req: req, reply: reply})
+	select {
+	case res := <-reply:
+		return res, nil
+	case <-cl.ctx.Done():
+		// The call may have answered just before it ended.
+		select {
+		case res := <-reply:
+			return res, nil
+		default:
+		}
+		return SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}, fmt.Errorf("softkey %s: call %s ended: %w", req.Key, cl.id, ErrCallNotFound)
+	case <-ctx.Done():
+		return SoftkeyResult{CallID: cl.id, Reason: "操作超时"}, fmt.Errorf("softkey %s on call %s: %w", req.Key, cl.id, ctx.Err())
+	}
+}
+
+// ErrUnknownKey is returned for a softkey name callflow does not know.
+var ErrUnknownKey = errors.New("unknown softkey")
+
+// endpointOf turns a channel name ("PJSIP/a110-2001-00000002") or dial string into
+// the endpoint ("PJSIP/a110-2001").
+func endpointOf(name string) string {
+	tech, rest, ok := strings.Cut(name, "/")
+	if !ok {
+		return name
+	}
+	if i := strings.LastIndexByte(rest, '-'); i > 0 {
+		suffix := rest[i+1:]
+		if len(suffix) == 8 && strings.Trim(suffix, "0123456789abcdef") == "" {
+			rest = rest[:i]
+		}
+	}
+	return tech + "/" + rest
+}
+
+// agentName is the resource part of a dial string ("a110-2001").
+func agentName(endpoint string) string {
+	if _, rest, ok := strings.Cut(endpoint, "/"); ok {
+		return rest
+	}
+	return endpoint
+}
+
+func (c *Controller) teardownTimeout() time.Duration {
+	if d := c.cfg.TeardownTimeout.D(); d > 0 {
+		return d
+	}
+	return 5 * time.Second
+}
