@@ -1,0 +1,467 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.uber.org/zap"
+
+	"linkctl/callflow"
+)
+
+// Softkeys accepted over HTTP (the same commands as the DTMF feature codes).
+var softkeys = []string{"transfer", "three-way", "hand-over", "keep", "undetermined", "cancel", "emergency"}
+
+type softkeyBody struct {
+	Key       string `json:"key"`
+	TicketID  string `json:"ticket_id"`
+	Category  string `json:"category"`
+	Emergency bool   `json:"emergency"`
+	ChannelID string `json:"channel_id"`
+	Agent     string `json:"agent"`
+}
+
+type softkeyAnswer struct {
+	Accepted   bool   `json:"accepted"`
+	Reason     string `json:"reason,omitempty"`
+	CallID     string `json:"call_id"`
+	TransferID string `json:"transfer_id,omitempty"`
+	Duplicate  bool   `json:"duplicate,omitempty"`
+	State      string `json:"state,omitempty"`
+}
+
+func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
+	callID := r.PathValue("id")
+	var b softkeyBody
+	if e := decodeJSON(w, r, s.opt.MaxBodyBytes, &b); e != nil {
+		writeError(w, e)
+		return
+	}
+	if b.Key == "" {
+		writeError(w, requiredError("key"))
+		return
+	}
+	if !slices.Contains(softkeys, b.Key) {
+		writeError(w, invalidField("key", "未知软按键 "+strconv.Quote(b.Key)+"，可用："+strings.Join(softkeys, ", "),
+			"unknown softkey "+strconv.Quote(b.Key)+"; valid: "+strings.Join(softkeys, ", ")))
+		return
+	}
+	if b.Key == "emergency" {
+		b.Emergency = true
+	}
+	agent := b.Agent
+	if p.Role == RoleAgent {
+		if b.Agent != "" && b.Agent != p.Agent {
+			writeError(w, newError(http.StatusForbidden, "forbidden", "令牌只能代表坐席 "+p.Agent+" 操作",
+				"this token speaks for agent "+p.Agent+" only", "agent"))
+			return
+		}
+		agent = p.Agent
+	} else if agent == "" && b.ChannelID == "" {
+		writeError(w, requiredError("agent"))
+		return
+	}
+	if s.opt.Controller == nil {
+		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "呼叫控制器未就绪", "controller not available", ""))
+		return
+	}
+	rec, ok := s.opt.Controller.Call(callID)
+	if !ok {
+		writeError(w, newError(http.StatusNotFound, "not_found", "通话不存在或已结束", "no live call "+callID, ""))
+		return
+	}
+	leg, isLeg := agentLeg(rec, agent, b.ChannelID)
+	if p.Role == RoleAgent && !isLeg {
+		writeError(w, newError(http.StatusForbidden, "forbidden", "坐席 "+agent+" 不在该通话中，不能操作软按键",
+			"agent "+agent+" is not a leg of call "+callID, ""))
+		return
+	}
+	if isLeg && agent == "" {
+		agent = leg.Agent
+		if agent == "" {
+			agent = leg.Endpoint
+		}
+	}
+	if e := s.checkCategory(b, leg, isLeg); e != nil {
+		writeError(w, e)
+		return
+	}
+	req := SoftkeyRequest{CallID: callID, ChannelID: b.ChannelID, Agent: agent, Key: b.Key,
+		TicketID: b.TicketID, Category: b.Category, Emergency: b.Emergency, Source: "http"}
+	if req.ChannelID == "" && isLeg {
+		req.ChannelID = leg.ChannelID
+	}
+	res, err := s.opt.Controller.Softkey(r.Context(), req)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("softkey %s on call %s: %w", b.Key, callID, err), zap.String("call_id", callID), zap.String("agent", agent))
+		return
+	}
+	ans := softkeyAnswer{Accepted: res.Accepted, Reason: res.Reason, CallID: callID, TransferID: res.TransferID, Duplicate: res.Duplicate, State: res.State}
+	if res.CallID != "" {
+		ans.CallID = res.CallID
+	}
+	s.log.Info("softkey", zap.String("call_id", callID), zap.String("channel_id", req.ChannelID), zap.String("agent", agent),
+		zap.String("key", b.Key), zap.String("ticket_id", b.TicketID), zap.Bool("accepted", res.Accepted), zap.String("token", p.Name))
+	if !res.Accepted {
+		e := &apiError{Status: http.StatusConflict, Code: "softkey_refused", Message: res.Reason + " / softkey refused"}
+		writeJSON(w, http.StatusConflict, map[string]any{"error": e, "result": ans})
+		return
+	}
+	writeJSON(w, http.StatusOK, ans)
+}
+
+// checkCategory refuses, before the controller sees it, a category that is not in
+// the matters list for the direction of the pressing agent's platform.
+func (s *server) checkCategory(b softkeyBody, leg callflow.Leg, isLeg bool) *apiError {
+	needs := (b.Key == "transfer" || b.Key == "three-way") && !b.Emergency
+	if b.Category == "" {
+		if needs {
+			return requiredError("category")
+		}
+		return nil
+	}
+	if s.opt.Matters == nil || !isLeg || b.Emergency {
+		return nil
+	}
+	m := s.opt.Matters()
+	if m == nil {
+		return nil
+	}
+	var dir callflow.Direction
+	switch leg.Role {
+	case callflow.RoleAgent12345:
+		dir = callflow.Dir12345To110
+	case callflow.RoleAgent110:
+		dir = callflow.Dir110To12345
+	default:
+		return nil
+	}
+	if _, err := m.Lookup(string(dir), b.Category); err != nil {
+		return newError(http.StatusBadRequest, "unknown_category",
+			"事项分类 "+strconv.Quote(b.Category)+" 不在 "+string(dir)+" 转办清单中，可选："+strings.Join(m.Names(string(dir)), "、"),
+			err.Error(), "category")
+	}
+	return nil
+}
+
+// agentLeg finds the agent leg of rec that agent (id or endpoint) or channelID names.
+func agentLeg(rec callflow.CallRecord, agent, channelID string) (callflow.Leg, bool) {
+	for _, l := range rec.Legs {
+		if l.Role == callflow.RoleCitizen {
+			continue
+		}
+		if channelID != "" && l.ChannelID != channelID {
+			continue
+		}
+		if agent == "" || sameAgent(l, agent) {
+			return l, true
+		}
+	}
+	return callflow.Leg{}, false
+}
+
+// sameAgent matches an agent id against a leg's agent or endpoint ("PJSIP/a110-2001"
+// matches "a110-2001").
+func sameAgent(l callflow.Leg, agent string) bool {
+	if agent == "" {
+		return false
+	}
+	if l.Agent == agent || l.Endpoint == agent {
+		return true
+	}
+	if i := strings.LastIndexByte(l.Endpoint, '/'); i >= 0 && l.Endpoint[i+1:] == agent {
+		return true
+	}
+	return false
+}
+
+// visible returns what principal p may see of rec: 12345-side readers get the
+// redacted document (restricted fields absent; without a redactor, restricted
+// records are not shown at all); agents see only calls they are a leg of.
+func (s *server) visible(p Principal, rec callflow.CallRecord) (any, bool, error) {
+	if p.Role == RoleAgent {
+		if _, ok := agentLeg(rec, p.Agent, ""); !ok {
+			return nil, false, nil
+		}
+	}
+	if p.Platform == string(callflow.Platform12345) {
+		if s.opt.Redact != nil {
+			doc, err := s.opt.Redact(callflow.Platform12345, rec)
+			if err != nil {
+				return nil, false, fmt.Errorf("redact call %s: %w", rec.ID, err)
+			}
+			return doc, true, nil
+		}
+		if rec.Confidential {
+			return nil, false, nil
+		}
+	}
+	return rec, true, nil
+}
+
+var callQueryKeys = []string{"from", "to", "platform", "agent", "ticket", "outcome", "category", "limit"}
+
+const maxListLimit = 1000
+
+func parseCallFilter(r *http.Request) (CallFilter, *apiError) {
+	q := r.URL.Query()
+	for k := range q {
+		if !slices.Contains(callQueryKeys, k) && k != "access_token" {
+			return CallFilter{}, newError(http.StatusBadRequest, "unknown_parameter",
+				"未知查询参数 "+strconv.Quote(k)+"，可用："+strings.Join(callQueryKeys, ", "),
+				"unknown query parameter "+strconv.Quote(k), k)
+		}
+	}
+	f := CallFilter{Platform: q.Get("platform"), Agent: q.Get("agent"), Ticket: q.Get("ticket"),
+		Outcome: q.Get("outcome"), Category: q.Get("category"), Limit: 100}
+	for _, k := range []string{"from", "to"} {
+		v := q.Get(k)
+		if v == "" {
+			continue
+		}
+		t, err := parseTime(v)
+		if err != nil {
+			return f, invalidField(k, "时间格式应为 RFC 3339（如 2026-12-03T08:00:00+08:00）或日期 2026-12-03",
+				"want RFC 3339 time or YYYY-MM-DD, got "+strconv.Quote(v))
+		}
+		if k == "from" {
+			f.From = t
+		} else {
+			f.To = t
+		}
+	}
+	if !f.From.IsZero() && !f.To.IsZero() && f.To.Before(f.From) {
+		return f, invalidField("to", "结束时间早于开始时间", "to is before from")
+	}
+	switch f.Platform {
+	case "", "12345", "110":
+	default:
+		return f, invalidField("platform", "平台应为 12345 或 110", "want 12345 or 110, got "+strconv.Quote(f.Platform))
+	}
+	if v := q.Get("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > maxListLimit {
+			return f, invalidField("limit", fmt.Sprintf("应为 1..%d 的整数", maxListLimit), fmt.Sprintf("want an integer in 1..%d, got %q", maxListLimit, v))
+		}
+		f.Limit = n
+	}
+	return f, nil
+}
+
+func parseTime(v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+		return t, nil
+	}
+	return time.ParseInLocation(time.DateOnly, v, time.Local)
+}
+
+// matchCall applies a filter in memory (used when no store is wired).
+func matchCall(f CallFilter, rec callflow.CallRecord) bool {
+	if !f.From.IsZero() && rec.Started.Before(f.From) {
+		return false
+	}
+	if !f.To.IsZero() && !rec.Started.Before(f.To) {
+		return false
+	}
+	if f.Platform != "" && string(rec.FirstPlatform) != f.Platform && string(rec.OwnerPlatform) != f.Platform {
+		return false
+	}
+	if f.Ticket != "" && rec.Ticket12345 != f.Ticket && rec.Ticket110 != f.Ticket {
+		return false
+	}
+	if f.Category != "" && rec.Category != f.Category && !strings.HasPrefix(rec.Category, f.Category+"/") {
+		return false
+	}
+	if f.Outcome != "" && rec.Outcome != f.Outcome {
+		return false
+	}
+	if f.Agent != "" {
+		if _, ok := agentLeg(rec, f.Agent, ""); !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *server) listCalls(w http.ResponseWriter, r *http.Request, p Principal) {
+	f, e := parseCallFilter(r)
+	if e != nil {
+		writeError(w, e)
+		return
+	}
+	var recs []callflow.CallRecord
+	switch {
+	case s.opt.Store != nil:
+		var err error
+		if recs, err = s.opt.Store.ListCalls(r.Context(), f); err != nil {
+			s.fail(w, r, fmt.Errorf("list calls: %w", err))
+			return
+		}
+	case s.opt.Controller != nil:
+		for _, rec := range s.opt.Controller.Calls() {
+			if matchCall(f, rec) {
+				recs = append(recs, rec)
+			}
+		}
+		sort.Slice(recs, func(i, j int) bool { return recs[i].Started.After(recs[j].Started) })
+		if len(recs) > f.Limit {
+			recs = recs[:f.Limit]
+		}
+	default:
+		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "通话记录存储未就绪", "no store or controller", ""))
+		return
+	}
+	out := make([]any, 0, len(recs))
+	for _, rec := range recs {
+		v, ok, err := s.visible(p, rec)
+		if err != nil {
+			s.fail(w, r, err)
+			return
+		}
+		if ok {
+			out = append(out, v)
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"calls": out, "count": len(out)})
+}
+
+// lookupCall returns the freshest version of a call from the controller and the store.
+func (s *server) lookupCall(r *http.Request, id string) (callflow.CallRecord, error) {
+	var (
+		rec   callflow.CallRecord
+		found bool
+	)
+	if s.opt.Controller != nil {
+		rec, found = s.opt.Controller.Call(id)
+	}
+	if s.opt.Store != nil {
+		stored, err := s.opt.Store.GetCall(r.Context(), id)
+		switch {
+		case err == nil:
+			if !found || stored.Version > rec.Version {
+				rec, found = stored, true
+			}
+		case !found:
+			return rec, fmt.Errorf("get call %s: %w", id, err)
+		}
+	}
+	if !found {
+		return rec, fmt.Errorf("call %s: %w", id, ErrNotFound)
+	}
+	return rec, nil
+}
+
+func (s *server) getCall(w http.ResponseWriter, r *http.Request, p Principal) {
+	id := r.PathValue("id")
+	rec, err := s.lookupCall(r, id)
+	if err != nil {
+		s.fail(w, r, err, zap.String("call_id", id))
+		return
+	}
+	v, ok, err := s.visible(p, rec)
+	if err != nil {
+		s.fail(w, r, err, zap.String("call_id", id))
+		return
+	}
+	if !ok {
+		if p.Role == RoleAgent {
+			writeError(w, newError(http.StatusForbidden, "forbidden", "坐席只能查看自己参与的通话", "agents may read only calls they are a leg of", ""))
+			return
+		}
+		writeError(w, newError(http.StatusNotFound, "not_found", "未找到", "call "+id+" not found", ""))
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}
+
+func (s *server) callDeliveries(w http.ResponseWriter, r *http.Request, p Principal) {
+	s.deliveries(w, r, p, "call")
+}
+
+func (s *server) deliveries(w http.ResponseWriter, r *http.Request, _ Principal, kind string) {
+	if s.opt.Store == nil {
+		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "存储未就绪", "no store", ""))
+		return
+	}
+	id := r.PathValue("id")
+	ds, err := s.opt.Store.Deliveries(r.Context(), kind, id)
+	if err != nil {
+		s.fail(w, r, fmt.Errorf("deliveries of %s %s: %w", kind, id, err))
+		return
+	}
+	if ds == nil {
+		ds = []Delivery{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"kind": kind, "id": id, "deliveries": ds})
+}
+
+// subscriber is implemented by the store (and may be by the controller when no store is wired).
+type subscriber interface {
+	Subscribe() (<-chan callflow.CallRecord, func())
+}
+
+// events streams every call-record update as server-sent events:
+// "event: call", "id: <call id>:<version>", "data: <record JSON>".
+func (s *server) events(w http.ResponseWriter, r *http.Request, p Principal) {
+	var src subscriber
+	if s.opt.Store != nil {
+		src = s.opt.Store
+	} else if c, ok := s.opt.Controller.(subscriber); ok {
+		src = c
+	}
+	fl, canFlush := w.(http.Flusher)
+	if src == nil || !canFlush {
+		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "事件流不可用", "no event source", ""))
+		return
+	}
+	ch, cancel := src.Subscribe()
+	defer cancel()
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream; charset=utf-8")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, "retry: 2000\n: connected\n\n")
+	fl.Flush()
+	tick := time.NewTicker(s.opt.Heartbeat)
+	defer tick.Stop()
+	ctx := r.Context()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			if _, err := fmt.Fprint(w, ": ping\n\n"); err != nil {
+				return
+			}
+			fl.Flush()
+		case rec, ok := <-ch:
+			if !ok {
+				return
+			}
+			v, ok, err := s.visible(p, rec)
+			if err != nil {
+				s.log.Error("redact event", zap.String("call_id", rec.ID), zap.Error(err))
+				continue
+			}
+			if !ok {
+				continue
+			}
+			data, err := json.Marshal(v)
+			if err != nil {
+				s.log.Error("encode event", zap.String("call_id", rec.ID), zap.Error(err))
+				continue
+			}
+			if _, err := fmt.Fprintf(w, "id: %s:%d\nevent: call\ndata: %s\n\n", rec.ID, rec.Version, data); err != nil {
+				return
+			}
+			fl.Flush()
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+
+	"linkctl/config"
+)
+
+// Sentinel errors the API understands; the controller and the store may return
+// them (wrapped) or errors with an HTTPStatus() int method.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrConflict    = errors.New("conflict")
+	ErrInvalid     = errors.New("invalid request")
+	ErrUnavailable = errors.New("unavailable")
+)
+
+// apiError is the body of every error answer: {"error": {"code","message","field"}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"` // zh-CN first, English after
+	Field   string `json:"field,omitempty"`
+	Need    string `json:"need_role,omitempty"` // 403: the role that would be allowed
+}
+
+func (e *apiError) Error() string { return e.Code + ": " + e.Message }
+
+func newError(status int, code, zh, en, field string) *apiError {
+	return &apiError{Status: status, Code: code, Message: zh + " / " + en, Field: field}
+}
+
+// errorClass is one row of the error map.
+type errorClass struct {
+	match  func(error) bool
+	status int
+	code   string
+	zh     string
+}
+
+func is(target error) func(error) bool { return func(err error) bool { return errors.Is(err, target) } }
+
+// errorMap is the one map from controller/store errors to HTTP statuses, in order.
+var errorMap = []errorClass{
+	{is(ErrNotFound), http.StatusNotFound, "not_found", "未找到"},
+	{is(ErrConflict), http.StatusConflict, "conflict", "状态冲突"},
+	{is(config.ErrUnknownCategory), http.StatusBadRequest, "unknown_category", "事项分类不在转办清单中"},
+	{is(ErrInvalid), http.StatusBadRequest, "invalid", "请求无效"},
+	{is(ErrUnavailable), http.StatusServiceUnavailable, "unavailable", "服务暂不可用"},
+	{is(context.DeadlineExceeded), http.StatusGatewayTimeout, "timeout", "处理超时"},
+	{is(context.Canceled), http.StatusServiceUnavailable, "cancelled", "请求已取消"},
+}
+
+type httpStatuser interface{ HTTPStatus() int }
+
+// classify maps an error to the answer sent to the client. Unknown errors are
+// 500 with a generic message (the detail goes to the log only).
+func classify(err error) *apiError {
+	var ae *apiError
+	if errors.As(err, &ae) {
+		return ae
+	}
+	for _, c := range errorMap {
+		if c.match(err) {
+			e := &apiError{Status: c.status, Code: c.code, Message: c.zh + " / " + err.Error()}
+			if c.code == "unknown_category" {
+				e.Field = "category"
+			}
+			return e
+		}
+	}
+	var hs httpStatuser
+	if errors.As(err, &hs) && hs.HTTPStatus() >= 400 && hs.HTTPStatus() < 600 {
+		return &apiError{Status: hs.HTTPStatus(), Code: codeFor(hs.HTTPStatus()), Message: http.StatusText(hs.HTTPStatus()) + " / " + err.Error()}
+	}
+	return &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: "内部错误 / internal error"}
+}
+
+func codeFor(status int) string {
+	switch status {
+	case http.StatusNotFound:
+		return "not_found"
+	case http.StatusConflict:
+		return "conflict"
+	case http.StatusBadRequest:
+		return "invalid"
+	case http.StatusServiceUnavailable:
+		return "unavailable"
+	}
+	if status >= 500 {
+		return "internal"
+	}
+	return "error"
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, e *apiError) {
+	writeJSON(w, e.Status, map[string]*apiError{"error": e})
+}
