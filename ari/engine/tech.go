@@ -1,6 +1,10 @@
 package engine
 
-import "context"
+import (
+	"context"
+
+	"linkctl/sip/sipcause"
+)
 
 // This file is the contract between the embedded switch core (package engine) and
 // its channel technologies (Sim in ari/sim, PJSIP-compatible SIP in sip/tech).
@@ -134,3 +138,15 @@ type RejectError struct {
 }
 
 func (e *RejectError) Error() string { return "inbound call rejected: " + e.Reason }
+
+// ProtocolIDSetter is implemented by the engine's ChannelControl: a technology
+// that knows the call's protocol id (SIP Call-ID of an outgoing INVITE) reports it
+// for the channel's protocol_id with ctl.(engine.ProtocolIDSetter).SetProtocolID(id).
+// Added after the first contract; optional for technologies.
+type ProtocolIDSetter interface {
+	SetProtocolID(id string)
+}
+
+// SIPStatusForCause is a helper for technologies: the final response that ends an
+// unanswered inbound call hung up with a Q.850 cause (t15: 16->603, 17->486, ...).
+func SIPStatusForCause(cause int) int { st, _ := sipcause.ToSIP(cause); return st }

@@ -1,0 +1,104 @@
+// Package embedded starts linkctl's own switch in one call: the engine with its
+// media clock, the Sim technology with the configured endpoints, and the ARI
+// face on a loopback listener. cmd and tests use it; the controller still talks
+// to the switch only over ARI.
+package embedded
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"time"
+
+	"go.uber.org/zap"
+
+	"linkctl/ari/engine"
+	"linkctl/ari/server"
+	"linkctl/ari/sim"
+	"linkctl/config"
+)
+
+// Switch is a running embedded switch.
+type Switch struct {
+	Engine *engine.Engine
+	Sim    *sim.Tech
+	Server *server.Server
+	// URL is the ARI base URL (http://127.0.0.1:PORT/ari); WebsocketURL the events URL.
+	URL, WebsocketURL string
+	// Username/Password are the ARI credentials it accepts.
+	Username, Password string
+	cancel             context.CancelFunc
+	done               chan struct{}
+}
+
+// EngineOptions maps the switch configuration onto engine options.
+func EngineOptions(sc config.SwitchConfig) engine.Options {
+	o := engine.Options{SystemName: sc.SystemName, AsteriskID: sc.EntityID, Context: sc.Context,
+		SoundsDir: sc.SoundsDir, ToneZone: sc.ToneZone}
+	for _, d := range sc.Dialplan {
+		o.Dialplan = append(o.Dialplan, engine.DialplanEntry{Exten: d.Exten, App: d.App, AppArgs: d.Args})
+	}
+	return o
+}
+
+// ConfigureSim creates the configured Sim endpoints with their scripts.
+func ConfigureSim(t *sim.Tech, eps []config.SimEndpoint) error {
+	for _, ep := range eps {
+		b, err := sim.ParseBehavior(ep.Behavior)
+		if err != nil {
+			return fmt.Errorf("sim endpoint %s: %w", ep.Name, err)
+		}
+		t.Phone(ep.Name).SetScript(sim.Script{Behavior: b, AnswerAfter: ep.AnswerAfter.D(), DTMF: ep.DTMF,
+			DTMFAfter: ep.DTMFAfter.D(), HangupAfter: ep.HangupAfter.D(), ToneHz: ep.ToneHz})
+	}
+	return nil
+}
+
+// Start runs engine + Sim + ARI server on cfg.Switch.Listen (use port 0 in tests).
+// More technologies (SIP) register on sw.Engine with RegisterTech.
+func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Switch, error) {
+	if log == nil {
+		log = zap.NewNop()
+	}
+	e := engine.New(EngineOptions(cfg.Switch), log.Named("switch"))
+	st := sim.New(e, log.Named("sim"))
+	if err := ConfigureSim(st, cfg.Switch.SimEndpoints); err != nil {
+		return nil, err
+	}
+	e.RegisterTech(st)
+	ln, err := net.Listen("tcp", cfg.Switch.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("embedded switch: listen %s: %w", cfg.Switch.Listen, err)
+	}
+	srv := server.New(e, server.Config{Username: cfg.ARI.Username, Password: cfg.Password(), SystemName: cfg.Switch.SystemName}, log.Named("ari"))
+	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	sw := &Switch{Engine: e, Sim: st, Server: srv, Username: cfg.ARI.Username, Password: cfg.Password(),
+		URL: "http://" + ln.Addr().String() + "/ari", WebsocketURL: "ws://" + ln.Addr().String() + "/ari/events",
+		cancel: cancel, done: make(chan struct{})}
+	go e.Run(rctx)
+	go func() {
+		defer close(sw.done)
+		if err := srv.Serve(ln); err != nil {
+			log.Error("embedded ARI server stopped", zap.Error(err))
+		}
+	}()
+	go func() {
+		select {
+		case <-ctx.Done():
+			_ = sw.Close()
+		case <-rctx.Done():
+		}
+	}()
+	return sw, nil
+}
+
+// Close stops the ARI server and the media clock (bounded in time).
+func (sw *Switch) Close() error {
+	sw.cancel()
+	err := sw.Server.Close()
+	select {
+	case <-sw.done:
+	case <-time.After(3 * time.Second):
+	}
+	return err
+}
