@@ -1,0 +1,315 @@
+package tech
+
+import (
+	"errors"
+	"math/rand/v2"
+	"net"
+	"strings"
+
+	"github.com/emiago/sipgo/sip"
+	"go.uber.org/zap"
+
+	"linkctl/ari/engine"
+	"linkctl/sip/sipcause"
+)
+
+// anonymousEndpoint is the endpoint of callers we cannot identify (as
+// Asterisk's "anonymous" endpoint in the reference configuration).
+const anonymousEndpoint = "anonymous"
+
+// onInvite handles a new INVITE (or a re-INVITE inside a dialog). sipgo
+// terminates the transaction when this returns, so for a new call it blocks
+// until the INVITE transaction is settled (answered and ACKed, rejected, or
+// cancelled).
+func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
+	if to := req.To(); to != nil {
+		if _, has := to.Params.Get("tag"); has {
+			if c := t.findCall(req); c != nil {
+				c.onReinvite(req, tx)
+				return
+			}
+			t.respond(tx, req, 481, "Call/Transaction Does Not Exist")
+			return
+		}
+	}
+	t.respond(tx, req, 100, "Trying")
+
+	callID := ""
+	if h := req.CallID(); h != nil {
+		callID = string(*h)
+	}
+	log := t.log.With(zap.String("call_id", callID), zap.String("source", req.Source()))
+	if req.From() == nil || req.Contact() == nil || req.CSeq() == nil {
+		t.respond(tx, req, 400, "Bad Request")
+		return
+	}
+	if ct := req.ContentType(); ct != nil && !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
+		t.respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
+		return
+	}
+	rm, err := parseSDP(req.Body(), t.codecs)
+	switch {
+	case errors.Is(err, errNoCommonCodec):
+		log.Info("inbound call without a common codec", zap.Error(err))
+		t.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Reason", sipcause.ReasonHeader(sipcause.BearerNotAvailable)))
+		return
+	case err != nil:
+		log.Info("inbound call with unusable SDP", zap.Error(err))
+		t.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 linkctl "`+sanitizeWarning(err.Error())+`"`))
+		return
+	}
+
+	endpoint, dtmfInfo, ok := t.identify(req)
+	if !ok {
+		log.Warn("inbound call from an account not registered at this address", zap.String("from_user", req.From().Address.User))
+		t.respond(tx, req, 403, "Forbidden")
+		return
+	}
+	log = log.With(zap.String("endpoint", endpoint))
+
+	ms, err := t.media(callerIP(t.cfg.ExternalMediaIP))
+	if err != nil {
+		log.Error("no media port for inbound call", zap.Error(err))
+		t.respond(tx, req, 503, "Service Unavailable", sip.NewHeader("Reason", sipcause.ReasonHeader(sipcause.Congestion)))
+		return
+	}
+	transport := strings.ToLower(req.Transport())
+	dua := t.dialogs[transport]
+	if dua == nil {
+		dua = t.dialogs["udp"]
+	}
+	dlg, err := dua.ReadInvite(req, tx)
+	if err != nil {
+		ms.Close()
+		log.Info("inbound INVITE refused by dialog layer", zap.Error(err))
+		t.respond(tx, req, 400, "Bad Request")
+		return
+	}
+	c := &call{
+		t: t, dir: inbound, log: log, endpoint: endpoint, transport: transport, dtmfInfo: dtmfInfo,
+		uas: dlg, media: ms, sessID: uint64(rand.Uint32()), finalSent: make(chan struct{}),
+	}
+	toTag, _ := dlg.InviteRequest.To().Params.Get("tag")
+	c.key = dialogKey(callID, toTag)
+
+	from := req.From()
+	in := engine.InboundCall{
+		Tech:           Name,
+		Endpoint:       endpoint,
+		Exten:          req.Recipient.User,
+		CallerIDName:   from.DisplayName,
+		CallerIDNumber: from.Address.User,
+		ProtocolID:     callID,
+		Headers:        inboundHeaders(req),
+	}
+	router := t.inboundRouter()
+	var ctl engine.ChannelControl
+	if router == nil {
+		err = &engine.RejectError{Cause: sipcause.NormalClearing, Reason: "no switch attached"}
+	} else {
+		ctl, err = router.Inbound(in)
+	}
+	if err != nil {
+		cause := sipcause.NormalClearing
+		var rej *engine.RejectError
+		if errors.As(err, &rej) && rej.Cause > 0 {
+			cause = rej.Cause
+		}
+		status, phrase := sipcause.ToSIP(cause)
+		log.Info("inbound call rejected", zap.String("exten", in.Exten), zap.Int("cause", cause), zap.Int("status", status), zap.Error(err))
+		ms.Close()
+		if werr := dlg.Respond(status, phrase, nil, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)), sip.NewHeader("Server", t.cfg.UserAgent)); werr != nil {
+			log.Debug("reject response", zap.Error(werr))
+		}
+		dlg.Close()
+		return
+	}
+	c.ctl = ctl
+	c.log = log.With(zap.String("channel_id", ctl.ID()))
+	ctl.SetTechPrivate(c)
+	c.applyRemote(rm)
+	ms.OnDTMF(func(digit string, durMs int) { ctl.DTMF(digit, durMs) })
+	ctl.SetMedia(ms)
+	t.addCall(c.key, c)
+	c.log.Info("inbound call", zap.String("exten", in.Exten), zap.String("caller", in.CallerIDNumber), zap.Stringer("codec", codecName(rm.Codec)))
+
+	// A CANCEL: the transaction layer already answered 200 + 487.
+	tx.OnCancel(func(r *sip.Request) {
+		cause := sipcause.NormalClearing
+		if h := r.GetHeader("Reason"); h != nil {
+			if n, ok := sipcause.ParseReason(h.Value()); ok {
+				cause = n
+			}
+		}
+		go c.remoteEnded(cause, "CANCEL")
+	})
+
+	select {
+	case <-c.finalSent:
+	case <-dlg.Context().Done():
+		if c.getState() < stateUp {
+			go c.remoteEnded(sipcause.NormalClearing, "INVITE transaction ended")
+		}
+	case <-t.ctx.Done():
+	}
+}
+
+type codecName Codec
+
+func (c codecName) String() string { return c.Name }
+
+func sanitizeWarning(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r == '"' || r == '\\' || r < 0x20 {
+			return ' '
+		}
+		return r
+	}, s)
+	if len(s) > 120 {
+		s = s[:120]
+	}
+	return s
+}
+
+// inboundHeaders copies every header of the INVITE in order, as
+// PJSIP_HEADER(read,Name) sees them.
+func inboundHeaders(req *sip.Request) []engine.Header {
+	hs := req.Headers()
+	out := make([]engine.Header, 0, len(hs))
+	for _, h := range hs {
+		out = append(out, engine.Header{Name: h.Name(), Value: h.Value()})
+	}
+	return out
+}
+
+// identify names the endpoint an INVITE came from: a trunk by source
+// address; an account by From user when it is registered from this host;
+// anyone else is "anonymous". An account name used from elsewhere is refused.
+func (t *Tech) identify(req *sip.Request) (endpoint string, dtmfInfo bool, ok bool) {
+	if name, found := t.dir.identifyTrunk(req.Source()); found {
+		tr, _, _ := t.dir.trunk(name)
+		return name, tr.DTMFMode == "info", true
+	}
+	user := req.From().Address.User
+	if acc, isAcc := t.dir.account(user); isAcc {
+		b, reg := t.dir.contact(user)
+		if !reg {
+			return "", false, false
+		}
+		bh, _, _ := net.SplitHostPort(b.Source)
+		sh, _, _ := net.SplitHostPort(req.Source())
+		if !sameHost(bh, sh) {
+			return "", false, false
+		}
+		return user, acc.DTMFMode == "info", true
+	}
+	return anonymousEndpoint, false, true
+}
+
+// Answer implements engine.Technology: 200 OK with our SDP answer.
+func (t *Tech) Answer(ch engine.ChannelControl) error {
+	c, err := callOf(ch)
+	if err != nil {
+		return err
+	}
+	if c.dir != inbound {
+		return nil
+	}
+	c.mu.Lock()
+	if c.state >= stateUp {
+		c.mu.Unlock()
+		return nil // answering twice is a no-op
+	}
+	if err := c.setStateLocked(stateUp); err != nil {
+		c.mu.Unlock()
+		return err
+	}
+	rm := c.remote
+	c.mu.Unlock()
+
+	body := c.localSDP([]Codec{rm.Codec}, rm.DTMFPT, rm.Direction.reverse())
+	res := sip.NewSDPResponseFromRequest(c.uas.InviteRequest, body)
+	res.AppendHeader(sip.NewHeader("Server", t.cfg.UserAgent))
+	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
+	go func() {
+		defer closeOnce(c.finalSent)
+		if err := c.uas.WriteResponse(res); err != nil {
+			c.log.Warn("200 OK not acknowledged", zap.Error(err))
+			if c.getState() == stateUp {
+				c.remoteEnded(sipcause.NormalClearing, "no ACK")
+				go c.sendBye(sipcause.NormalClearing)
+			}
+		}
+	}()
+	return nil
+}
+
+// Indicate implements engine.Technology: 180 Ringing or 183 Session Progress.
+func (t *Tech) Indicate(ch engine.ChannelControl, ind engine.Indication) error {
+	c, err := callOf(ch)
+	if err != nil {
+		return err
+	}
+	if c.dir != inbound {
+		return nil
+	}
+	c.mu.Lock()
+	if c.state >= stateUp {
+		c.mu.Unlock()
+		return nil
+	}
+	_ = c.setStateLocked(stateEarly)
+	rm := c.remote
+	c.mu.Unlock()
+	switch ind {
+	case engine.IndicateRinging:
+		return c.uas.Respond(180, "Ringing", nil, sip.NewHeader("Server", t.cfg.UserAgent))
+	case engine.IndicateProgress:
+		body := c.localSDP([]Codec{rm.Codec}, rm.DTMFPT, SendRecv)
+		return c.uas.Respond(183, "Session Progress", body, sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Server", t.cfg.UserAgent))
+	}
+	return nil
+}
+
+// Hangup implements engine.Technology: final response, CANCEL or BYE with
+// "Reason: Q.850;cause=N". It returns at once; the SIP exchange runs behind.
+func (t *Tech) Hangup(ch engine.ChannelControl, cause int) error {
+	c, err := callOf(ch)
+	if err != nil {
+		return err
+	}
+	if cause <= 0 {
+		cause = sipcause.NormalClearing
+	}
+	from, ok := c.beginHangup(cause)
+	if !ok {
+		return nil
+	}
+	c.log.Info("hangup", zap.Int("cause", cause), zap.Stringer("state", from), zap.Stringer("dir", c.dir))
+	switch {
+	case c.dir == inbound && from < stateUp:
+		status, phrase := sipcause.ToSIP(cause)
+		go func() {
+			err := c.uas.Respond(status, phrase, nil, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)), sip.NewHeader("Server", t.cfg.UserAgent))
+			if err != nil {
+				c.log.Debug("final response", zap.Error(err))
+			}
+			c.release()
+		}()
+	case c.dir == outbound && from < stateUp:
+		c.mu.Lock()
+		canCancel := c.provisional
+		c.mu.Unlock()
+		if canCancel {
+			go c.sendCancel(cause)
+		}
+		// Without a provisional response RFC 3261 forbids CANCEL: the INVITE
+		// runs to its final response or timer B (trace t06), then we clean up.
+	default:
+		go func() {
+			c.sendBye(cause)
+			c.release()
+		}()
+	}
+	return nil
+}
