@@ -43,7 +43,7 @@ func (s *Store) SaveCall(rec callflow.CallRecord) error {
 		return ErrClosed
 	}
 	if prev, ok := s.pending[rec.ID]; ok {
-		if prev.Version > rec.Version {
+		if prev.rec.Version > rec.Version {
 			s.mu.Unlock()
 			return nil // an older version arrived late; the newer one is queued
 		}
@@ -54,7 +54,8 @@ func (s *Store) SaveCall(rec callflow.CallRecord) error {
 			zap.Int64("version", rec.Version), zap.Int64("dropped", n))
 		return fmt.Errorf("save call %s v%d: %w", rec.ID, rec.Version, ErrQueueFull)
 	}
-	s.pending[rec.ID] = rec
+	s.bufSeq++
+	s.pending[rec.ID] = buffered{rec: rec, seq: s.bufSeq}
 	s.mu.Unlock()
 	select {
 	case s.wake <- struct{}{}:
@@ -103,15 +104,27 @@ func (s *Store) flushOnce(ctx context.Context) int {
 		s.mu.Unlock()
 		return 0
 	}
-	batch := make([]callflow.CallRecord, 0, min(len(s.pending), writeBatch))
-	for id, rec := range s.pending {
-		batch = append(batch, rec)
-		delete(s.pending, id)
-		if len(batch) == writeBatch {
-			break
-		}
+	// Oldest first, so that ticket systems get finished calls in the order they ended.
+	all := make([]buffered, 0, len(s.pending))
+	for _, b := range s.pending {
+		all = append(all, b)
 	}
+	sort.Slice(all, func(i, j int) bool { return all[i].seq < all[j].seq })
+	if len(all) > writeBatch {
+		all = all[:writeBatch]
+	}
+	batch := make([]callflow.CallRecord, len(all))
+	for i, b := range all {
+		batch[i] = b.rec
+		delete(s.pending, b.rec.ID)
+	}
+	s.inflight = len(batch)
 	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		s.inflight = 0
+		s.mu.Unlock()
+	}()
 	queued := 0
 	err := s.inTx(ctx, func(tx *sql.Tx) error {
 		queued = 0
@@ -126,9 +139,9 @@ func (s *Store) flushOnce(ctx context.Context) int {
 	})
 	if err != nil {
 		s.mu.Lock()
-		for _, rec := range batch {
-			if cur, ok := s.pending[rec.ID]; !ok || cur.Version < rec.Version {
-				s.pending[rec.ID] = rec
+		for _, b := range all {
+			if cur, ok := s.pending[b.rec.ID]; !ok || cur.rec.Version < b.rec.Version {
+				s.pending[b.rec.ID] = b
 			}
 		}
 		n := len(s.pending)
@@ -257,12 +270,39 @@ func joinSet(set map[string]bool) string {
 	return "," + strings.Join(out, ",") + ","
 }
 
+// Flush waits until every record accepted so far is in the database, or ctx
+// ends (then it returns the writer's current fault, if any).
+func (s *Store) Flush(ctx context.Context) error {
+	t := time.NewTicker(5 * time.Millisecond)
+	defer t.Stop()
+	for {
+		s.mu.Lock()
+		n := len(s.pending) + s.inflight
+		s.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			s.faultMu.Lock()
+			ferr := s.faultErr
+			s.faultMu.Unlock()
+			if ferr != nil {
+				return fmt.Errorf("flush: %d records unwritten: %w", n, ferr)
+			}
+			return fmt.Errorf("flush: %d records unwritten: %w", n, ctx.Err())
+		case <-t.C:
+		}
+	}
+}
+
 // GetCall returns the newest version of a call record (including one still
 // waiting in the write buffer) or ErrNotFound.
 func (s *Store) GetCall(ctx context.Context, id string) (callflow.CallRecord, error) {
 	s.mu.Lock()
-	buffered, inBuf := s.pending[id]
+	buf, inBuf := s.pending[id]
 	s.mu.Unlock()
+	buffered := buf.rec
 	var doc string
 	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT doc FROM calls WHERE id = ?`), id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) || (err != nil && inBuf) {

@@ -31,11 +31,13 @@ type Store struct {
 	wg     sync.WaitGroup
 
 	// Record writer: the newest unwritten version of each call.
-	mu      sync.Mutex
-	pending map[string]callflow.CallRecord
-	closed  bool
-	wake    chan struct{}
-	dropped atomic.Int64
+	mu       sync.Mutex
+	pending  map[string]buffered
+	bufSeq   uint64
+	inflight int // records taken from pending by the running transaction
+	closed   bool
+	wake     chan struct{}
+	dropped  atomic.Int64
 
 	// Fault state of the record writer, for Healthy.
 	faultMu      sync.Mutex
@@ -90,7 +92,7 @@ func Open(ctx context.Context, cfg config.StoreConfig, log *zap.Logger) (*Store,
 		now:     func() time.Time { return time.Now().UTC() },
 		ctx:     runCtx,
 		cancel:  cancel,
-		pending: map[string]callflow.CallRecord{},
+		pending: map[string]buffered{},
 		wake:    make(chan struct{}, 1),
 		subs:    map[int]chan callflow.CallRecord{},
 	}
@@ -214,6 +216,12 @@ func sleepCtx(ctx context.Context, d time.Duration) bool {
 	case <-t.C:
 		return true
 	}
+}
+
+// buffered is a record version waiting for the writer; seq orders arrivals.
+type buffered struct {
+	rec callflow.CallRecord
+	seq uint64
 }
 
 var errNoID = errors.New("call record without id")
