@@ -18,8 +18,6 @@ func (s *server) healthz(w http.ResponseWriter, _ *http.Request, _ Principal) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
-const readyTimeout = 2 * time.Second
-
 // readyz runs every readiness check in parallel, each under its own deadline.
 func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ Principal) {
 	checks := slices.Clone(s.opt.Ready)
@@ -35,7 +33,7 @@ func (s *server) readyz(w http.ResponseWriter, r *http.Request, _ Principal) {
 	)
 	for _, c := range checks {
 		wg.Go(func() {
-			ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+			ctx, cancel := context.WithTimeout(r.Context(), s.opt.ReadyTimeout)
 			defer cancel()
 			err := c.Check(ctx)
 			mu.Lock()

@@ -26,6 +26,8 @@ type Options struct {
 	Reload func(ctx context.Context) (*config.Matters, error)
 	// Ready are the /readyz conditions (ARI connected, store writable, a trunk up).
 	Ready []ReadyCheck
+	// ReadyTimeout bounds each readiness check (default 2s).
+	ReadyTimeout time.Duration
 	// Redact returns what a reader on platform may see of v (a callflow.CallRecord
 	// or a Push) as a JSON-encodable document: store.RedactFor. Nil: records marked
 	// Confidential and restricted pushes are hidden from 12345-side readers.
@@ -99,6 +101,9 @@ func New(opt Options) http.Handler {
 	}
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = 15 * time.Second
+	}
+	if opt.ReadyTimeout <= 0 {
+		opt.ReadyTimeout = 2 * time.Second
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now

@@ -269,7 +269,7 @@ func matchCall(f CallFilter, rec callflow.CallRecord) bool {
 	if !f.To.IsZero() && !rec.Started.Before(f.To) {
 		return false
 	}
-	if f.Platform != "" && string(rec.FirstPlatform) != f.Platform && string(rec.OwnerPlatform) != f.Platform {
+	if f.Platform != "" && !touched(rec, callflow.Platform(f.Platform)) {
 		return false
 	}
 	if f.Ticket != "" && rec.Ticket12345 != f.Ticket && rec.Ticket110 != f.Ticket {
@@ -287,6 +287,19 @@ func matchCall(f CallFilter, rec callflow.CallRecord) bool {
 		}
 	}
 	return true
+}
+
+// touched reports whether a call involved platform p (first, owner or an agent leg).
+func touched(rec callflow.CallRecord, p callflow.Platform) bool {
+	if rec.FirstPlatform == p || rec.OwnerPlatform == p {
+		return true
+	}
+	for _, l := range rec.Legs {
+		if l.Role == callflow.AgentRole(p) {
+			return true
+		}
+	}
+	return false
 }
 
 func (s *server) listCalls(w http.ResponseWriter, r *http.Request, p Principal) {
