@@ -2,6 +2,7 @@ package tech
 
 import (
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"net"
 	"strings"
@@ -39,32 +40,13 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		callID = string(*h)
 	}
 	log := t.log.With(zap.String("call_id", callID), zap.String("source", req.Source()))
-	if req.From() == nil || req.Contact() == nil || req.CSeq() == nil {
-		t.respond(tx, req, 400, "Bad Request")
+	v := t.vetInvite(req)
+	if v.rejected() {
+		log.Info("inbound INVITE refused", zap.Int("status", v.status), zap.Error(v.why))
+		t.respond(tx, req, v.status, v.phrase, v.hdrs...)
 		return
 	}
-	if ct := req.ContentType(); ct != nil && !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
-		t.respond(tx, req, 415, "Unsupported Media Type", sip.NewHeader("Accept", "application/sdp"))
-		return
-	}
-	rm, err := parseSDP(req.Body(), t.codecs)
-	switch {
-	case errors.Is(err, errNoCommonCodec):
-		log.Info("inbound call without a common codec", zap.Error(err))
-		t.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Reason", sipcause.ReasonHeader(sipcause.BearerNotAvailable)))
-		return
-	case err != nil:
-		log.Info("inbound call with unusable SDP", zap.Error(err))
-		t.respond(tx, req, 488, "Not Acceptable Here", sip.NewHeader("Warning", `399 linkctl "`+sanitizeWarning(err.Error())+`"`))
-		return
-	}
-
-	endpoint, dtmfInfo, ok := t.identify(req)
-	if !ok {
-		log.Warn("inbound call from an account not registered at this address", zap.String("from_user", req.From().Address.User))
-		t.respond(tx, req, 403, "Forbidden")
-		return
-	}
+	rm, endpoint, dtmfInfo := v.media, v.endpoint, v.dtmfInfo
 	log = log.With(zap.String("endpoint", endpoint))
 
 	ms, err := t.media(callerIP(t.cfg.ExternalMediaIP))
@@ -152,6 +134,47 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		}
 	case <-t.ctx.Done():
 	}
+}
+
+// inviteVerdict is what vetInvite decides about a new INVITE before any
+// state is created: refused with a status, or accepted with its media and
+// endpoint. It is a pure function of the request (and the directory), so the
+// fuzz target can drive it.
+type inviteVerdict struct {
+	status   int // 0: accepted
+	phrase   string
+	hdrs     []sip.Header
+	why      error
+	media    remoteMedia
+	endpoint string
+	dtmfInfo bool
+}
+
+func (v inviteVerdict) rejected() bool { return v.status != 0 }
+
+func (t *Tech) vetInvite(req *sip.Request) inviteVerdict {
+	if req.From() == nil || req.To() == nil || req.Contact() == nil || req.CSeq() == nil || req.CallID() == nil {
+		return inviteVerdict{status: 400, phrase: "Bad Request", why: errors.New("missing From, To, Contact, CSeq or Call-ID")}
+	}
+	if ct := req.ContentType(); ct != nil && !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
+		return inviteVerdict{status: 415, phrase: "Unsupported Media Type", hdrs: []sip.Header{sip.NewHeader("Accept", "application/sdp")},
+			why: fmt.Errorf("content type %q", ct.Value())}
+	}
+	rm, err := parseSDP(req.Body(), t.codecs)
+	switch {
+	case errors.Is(err, errNoCommonCodec):
+		return inviteVerdict{status: 488, phrase: "Not Acceptable Here", why: err,
+			hdrs: []sip.Header{sip.NewHeader("Reason", sipcause.ReasonHeader(sipcause.BearerNotAvailable))}}
+	case err != nil:
+		return inviteVerdict{status: 488, phrase: "Not Acceptable Here", why: err,
+			hdrs: []sip.Header{sip.NewHeader("Warning", `399 linkctl "`+sanitizeWarning(err.Error())+`"`)}}
+	}
+	endpoint, dtmfInfo, ok := t.identify(req)
+	if !ok {
+		return inviteVerdict{status: 403, phrase: "Forbidden",
+			why: fmt.Errorf("account %q is not registered from %s", req.From().Address.User, req.Source())}
+	}
+	return inviteVerdict{media: rm, endpoint: endpoint, dtmfInfo: dtmfInfo}
 }
 
 type codecName Codec

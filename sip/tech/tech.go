@@ -182,6 +182,14 @@ func (t *Tech) Start(ctx context.Context) error {
 	})
 	if t.udpConn != nil {
 		t.serve(func() error { return t.srv.ServeUDP(t.udpConn) })
+		// Requests we originate are pinned to this socket (setLocal); wait
+		// until the transport layer knows it.
+		for i := 0; i < 200; i++ {
+			if c, _ := t.srv.TransportLayer().GetConnection("udp", t.udpAddr.String()); c != nil {
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	if t.tcpLn != nil {
 		t.serve(func() error { return t.srv.ServeTCP(t.tcpLn) })
