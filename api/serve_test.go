@@ -19,7 +19,9 @@ func TestServeShutsDownWithOpenStream(t *testing.T) {
 	st := newFakeStore()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- ServeListener(ctx, ln, New(Options{Store: st, Tokens: testTokens(), Heartbeat: time.Hour})) }()
+	go func() {
+		done <- ServeListener(ctx, ln, New(Options{Store: st, Tokens: testTokens(), Heartbeat: time.Hour}))
+	}()
 
 	req, _ := http.NewRequest("GET", "http://"+ln.Addr().String()+"/v1/events?access_token="+tokSup, nil)
 	res, err := http.DefaultClient.Do(req)

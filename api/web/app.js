@@ -69,11 +69,11 @@
       const tr = el("tr", { "data-id": c.id, "tabindex": "0" });
       if (c.id === state.selected) tr.className = "sel";
       const lo = lastOutcome(c);
-      const tickets = [c.ticket_12345 && "12345:" + c.ticket_12345, c.ticket_110 && "110:" + c.ticket_110].filter(Boolean).join(" ");
+      const tickets = [c.ticket_12345 && "12345:" + c.ticket_12345, c.ticket_110 && "110:" + c.ticket_110].filter(Boolean).join("\n");
       const cells = [dt(t(c.started)), c.first_platform || "", c.owner_platform || "", c.caller_number || "",
         tickets, c.category || (c.emergency ? "紧急警情" : ""), lo === null ? "—" : (OUTCOME[lo] || lo),
         c.outcome || "", c.ended ? "已结束" : "通话中"];
-      for (const v of cells) tr.appendChild(el("td", {}, v));
+      cells.forEach((v, i) => tr.appendChild(el("td", i === 4 ? { "class": "tickets" } : {}, v)));
       tr.addEventListener("click", () => select(c.id));
       tr.addEventListener("keydown", (e) => { if (e.key === "Enter") select(c.id); });
       tbody.appendChild(tr);
@@ -145,7 +145,7 @@
       const b = legEnd(l, c, now); if (b > t1) t1 = b;
     }
     const span = Math.max(1000, t1 - t0);
-    const W = 900, left = 190, right = 20, rowH = 34, top = 34;
+    const W = 900, left = 170, right = 130, rowH = 34, top = 34;
     const H = top + rowH * legs.length + 46;
     const x = (d) => left + (W - left - right) * ((d - t0) / span);
     const root = svg("svg", { viewBox: "0 0 " + W + " " + H, width: "100%", role: "img",
@@ -173,7 +173,7 @@
       if (ans) bar(ans, end, "talk", "已接通");
       if (br) bar(br, t(l.left) || end, "bridged", "在桥");
       if (l.hung_up || l.cause_txt) {
-        g.appendChild(svg("text", { x: Math.min(W - right, x(end) + 4), y: y + 20, "class": "cause" },
+        g.appendChild(svg("text", { x: x(end) + 4, y: y + 20, "class": "cause" },
           l.cause_txt ? "✕ " + l.cause_txt : "✕"));
       }
       root.appendChild(g);

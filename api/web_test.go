@@ -1,0 +1,260 @@
+package api
+
+import (
+	"bufio"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/net/websocket"
+
+	"linkctl/callflow"
+	"linkctl/config"
+)
+
+// The supervisor page in a real headless Chromium, driven over the DevTools
+// protocol: it loads, draws a call's legs, and shows a new call when one ends.
+func TestSupervisorPageInChromium(t *testing.T) {
+	bin := findChromium()
+	if bin == "" {
+		if os.Getenv("LINKCTL_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("LINKCTL_REQUIRE_CHROMIUM is set but chromium is not installed (apt-get install -y chromium)")
+		}
+		t.Skip("SKIP: chromium not installed; set LINKCTL_REQUIRE_CHROMIUM=1 to make this a failure")
+	}
+	st := newFakeStore(sampleCall("demo-1", time.Now().Add(-2*time.Minute)))
+	m := mustMatters(t)
+	st.stats = DailyStats{Calls: 1, TransfersByDirection: map[string]int{"12345->110": 1}, TransfersByOutcome: map[string]int{"completed": 1}}
+	// Dev mode (no tokens): the page's loopback requests act as admin.
+	srv := testServer(t, Options{Store: st, Tokens: []config.APIToken{}, Matters: func() *config.Matters { return m }})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cdp := startChromium(t, ctx, bin)
+	cdp.call(t, "Emulation.setDeviceMetricsOverride", map[string]any{"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": false})
+	cdp.call(t, "Page.navigate", map[string]any{"url": srv.URL + "/"})
+
+	// 1. The page loads, lists the call and draws its three legs.
+	cdp.waitFor(t, ctx, "call listed and legs drawn", `(() => {
+		const rows = document.querySelectorAll('#calls tbody tr[data-id="demo-1"]').length;
+		const legs = Array.from(document.querySelectorAll('#timeline g.leg text.lbl')).map(e => e.textContent);
+		return JSON.stringify({rows, legs});
+	})()`, func(v string) bool {
+		var got struct {
+			Rows int
+			Legs []string
+		}
+		_ = json.Unmarshal([]byte(v), &got)
+		return got.Rows == 1 && strings.Join(got.Legs, "|") == "市民 trunk-in|12345坐席 a12345-1001|110坐席 a110-2001"
+	})
+	links := cdp.eval(t, `Array.from(document.querySelectorAll('#links li')).map(e => e.textContent).join('\n')`)
+	if !strings.Contains(links, "市民 trunk-in ↔ 110坐席 a110-2001") || !strings.Contains(links, "市民 trunk-in ↔ 12345坐席 a12345-1001") {
+		t.Fatalf("connections not shown:\n%s", links)
+	}
+	events := cdp.eval(t, `document.getElementById('events').textContent`)
+	if !strings.Contains(events, "一键转接") || !strings.Contains(events, "已转接") {
+		t.Fatalf("softkeys/transfers not shown: %s", events)
+	}
+	cdp.waitFor(t, ctx, "daily figures", `document.getElementById('fig-body').textContent`, func(v string) bool {
+		return strings.Contains(v, "通话数") && strings.Contains(v, "12345->110：1")
+	})
+
+	// 2. Live: the page is subscribed; a call that ends appears without a reload.
+	cdp.waitFor(t, ctx, "live indicator", `document.getElementById('live').textContent`, func(v string) bool { return strings.Contains(v, "实时") })
+	if st.subscribers() != 1 {
+		t.Fatalf("page subscribers = %d, want 1", st.subscribers())
+	}
+	next := sampleCall("demo-2", time.Now().Add(-time.Minute))
+	next.Transfers[0].Outcome = callflow.OutcomeNoAnswer
+	next.OwnerPlatform = callflow.Platform12345
+	st.save(next)
+	cdp.waitFor(t, ctx, "new call row", `(() => {
+		const r = document.querySelector('#calls tbody tr[data-id="demo-2"]');
+		return r ? r.textContent : '';
+	})()`, func(v string) bool { return strings.Contains(v, "无应答回退") && strings.Contains(v, "已结束") })
+
+	// 3. Selecting it redraws the timeline for that call.
+	cdp.eval(t, `document.querySelector('#calls tbody tr[data-id="demo-2"]').click(); 'ok'`)
+	cdp.waitFor(t, ctx, "detail of the new call", `document.getElementById('summary').textContent`, func(v string) bool { return strings.Contains(v, "demo-2") })
+
+	if out := os.Getenv("LINKCTL_SCREENSHOT"); out != "" {
+		res := cdp.call(t, "Page.captureScreenshot", map[string]any{"format": "png"})
+		var shot struct{ Data string }
+		_ = json.Unmarshal(res, &shot)
+		png, err := base64.StdEncoding.DecodeString(shot.Data)
+		if err != nil || len(png) == 0 {
+			t.Fatalf("screenshot: %v", err)
+		}
+		if err := os.WriteFile(out, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot written to %s", out)
+	}
+}
+
+func findChromium() string {
+	for _, name := range []string{"chromium", "chromium-browser", "google-chrome"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	return ""
+}
+
+// cdpConn is a minimal Chrome DevTools protocol client on one page target.
+type cdpConn struct {
+	ws   *websocket.Conn
+	next int
+}
+
+func startChromium(t *testing.T, ctx context.Context, bin string) *cdpConn {
+	t.Helper()
+	profile := t.TempDir()
+	cmd := exec.CommandContext(ctx, bin, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+		"--disable-component-update", "--disable-sync", "--no-first-run", "--user-data-dir="+profile,
+		"--remote-debugging-address=127.0.0.1", "--remote-debugging-port=0", "--remote-allow-origins=http://127.0.0.1", "about:blank")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("start chromium: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // the process group this test created
+		_ = cmd.Wait()
+	})
+	// Chromium prints "DevTools listening on ws://127.0.0.1:PORT/devtools/browser/…".
+	browserWS := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			if _, url, ok := strings.Cut(sc.Text(), "DevTools listening on "); ok {
+				browserWS <- url
+			}
+		}
+	}()
+	var wsURL string
+	select {
+	case wsURL = <-browserWS:
+	case <-ctx.Done():
+		t.Fatal("chromium did not start its DevTools endpoint")
+	}
+	hostPort := strings.SplitN(strings.TrimPrefix(wsURL, "ws://"), "/", 2)[0]
+	pageWS := ""
+	for pageWS == "" {
+		res, err := http.Get("http://" + hostPort + "/json/list")
+		if err == nil {
+			var targets []struct{ Type, WebSocketDebuggerURL string }
+			_ = json.NewDecoder(res.Body).Decode(&targets)
+			res.Body.Close()
+			for _, tg := range targets {
+				if tg.Type == "page" {
+					pageWS = tg.WebSocketDebuggerURL
+				}
+			}
+		}
+		if pageWS == "" {
+			select {
+			case <-ctx.Done():
+				t.Fatal("no page target in chromium")
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	ws, err := websocket.Dial(pageWS, "", "http://127.0.0.1")
+	if err != nil {
+		t.Fatalf("devtools websocket: %v", err)
+	}
+	t.Cleanup(func() { ws.Close() })
+	if dl, ok := ctx.Deadline(); ok {
+		_ = ws.SetDeadline(dl)
+	}
+	c := &cdpConn{ws: ws}
+	c.call(t, "Page.enable", nil)
+	c.call(t, "Runtime.enable", nil)
+	return c
+}
+
+// call sends one command and returns its result, skipping events in between.
+func (c *cdpConn) call(t *testing.T, method string, params any) json.RawMessage {
+	t.Helper()
+	c.next++
+	id := c.next
+	if params == nil {
+		params = map[string]any{}
+	}
+	if err := websocket.JSON.Send(c.ws, map[string]any{"id": id, "method": method, "params": params}); err != nil {
+		t.Fatalf("cdp %s: %v", method, err)
+	}
+	for {
+		var msg struct {
+			ID     int             `json:"id"`
+			Method string          `json:"method"`
+			Params json.RawMessage `json:"params"`
+			Result json.RawMessage `json:"result"`
+			Error  *struct {
+				Message string `json:"message"`
+			} `json:"error"`
+		}
+		if err := websocket.JSON.Receive(c.ws, &msg); err != nil {
+			t.Fatalf("cdp %s: %v", method, err)
+		}
+		if msg.Method == "Runtime.exceptionThrown" || (msg.Method == "Runtime.consoleAPICalled" && strings.Contains(string(msg.Params), `"type":"error"`)) {
+			t.Errorf("page error: %s", msg.Params)
+		}
+		if msg.ID != id {
+			continue
+		}
+		if msg.Error != nil {
+			t.Fatalf("cdp %s: %s", method, msg.Error.Message)
+		}
+		return msg.Result
+	}
+}
+
+// eval evaluates a JS expression in the page and returns its string value.
+func (c *cdpConn) eval(t *testing.T, expr string) string {
+	t.Helper()
+	res := c.call(t, "Runtime.evaluate", map[string]any{"expression": expr, "returnByValue": true})
+	var out struct {
+		Result struct {
+			Value any `json:"value"`
+		} `json:"result"`
+		ExceptionDetails *struct {
+			Text string `json:"text"`
+		} `json:"exceptionDetails"`
+	}
+	if err := json.Unmarshal(res, &out); err != nil {
+		t.Fatal(err)
+	}
+	if out.ExceptionDetails != nil {
+		t.Fatalf("eval %q: %s", expr, out.ExceptionDetails.Text)
+	}
+	return fmt.Sprint(out.Result.Value)
+}
+
+// waitFor polls expr until ok accepts its value or ctx ends.
+func (c *cdpConn) waitFor(t *testing.T, ctx context.Context, what, expr string, ok func(string) bool) {
+	t.Helper()
+	var last string
+	for {
+		if last = c.eval(t, expr); ok(last) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("page never showed %s; last value: %s", what, last)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
