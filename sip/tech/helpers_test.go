@@ -198,6 +198,10 @@ type peer struct {
 	dua  *sipgo.DialogUA
 	wire *wire
 	conn *tapConn
+
+	mu     sync.Mutex
+	script []int
+	uas    *sipgo.DialogServerSession
 }
 
 func newPeer(t *testing.T, user string) *peer {
@@ -215,6 +219,7 @@ func newPeer(t *testing.T, user string) *peer {
 	p.srv, _ = sipgo.NewServer(p.ua)
 	p.cli, _ = sipgo.NewClient(p.ua, sipgo.WithClientHostname("127.0.0.1"), sipgo.WithClientConnectionAddr(p.addr.String()))
 	p.dua = &sipgo.DialogUA{Client: p.cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: user, Host: "127.0.0.1", Port: p.addr.Port}}}
+	p.installHandlers()
 	go p.srv.ServeUDP(p.conn)
 	for i := 0; i < 200; i++ {
 		if c, _ := p.srv.TransportLayer().GetConnection("udp", p.addr.String()); c != nil {
@@ -287,6 +292,13 @@ func gotResponse(method sip.RequestMethod, status int) func(wireMsg) bool {
 	}
 }
 
+func sentResponse(method sip.RequestMethod, status int) func(wireMsg) bool {
+	return func(m wireMsg) bool {
+		r, ok := m.msg.(*sip.Response)
+		return ok && !m.in && r.StatusCode == status && r.CSeq() != nil && r.CSeq().MethodName == method
+	}
+}
+
 func gotRequest(method sip.RequestMethod) func(wireMsg) bool {
 	return func(m wireMsg) bool {
 		r, ok := m.msg.(*sip.Request)
@@ -331,14 +343,38 @@ func (p *peer) invite(ctx context.Context, tc *Tech, exten string, body []byte, 
 	return p.dua.WriteInvite(ctx, req)
 }
 
-// answerWith makes the peer answer INVITEs: each status in turn (1xx then a final).
+// answerWith sets how the peer answers INVITEs: each status in turn (1xx
+// then a final); no statuses means it never answers.
 func (p *peer) answerWith(statuses ...int) {
+	p.mu.Lock()
+	p.script = statuses
+	p.mu.Unlock()
+}
+
+func (p *peer) installHandlers() {
 	p.srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		if to := req.To(); to != nil {
+			if _, has := to.Params.Get("tag"); has { // re-INVITE: accept as is
+				tx.Respond(sip.NewSDPResponseFromRequest(req, sippOffer(40000, "0 101")))
+				return
+			}
+		}
+		p.mu.Lock()
+		statuses := p.script
+		p.mu.Unlock()
 		dlg, err := p.dua.ReadInvite(req, tx)
 		if err != nil {
 			return
 		}
-		for _, s := range statuses {
+		p.mu.Lock()
+		p.uas = dlg
+		p.mu.Unlock()
+		for i, s := range statuses {
+			if i > 0 {
+				// sipgo hands each datagram to its own goroutine, so a 200
+				// sent right behind a 180 may overtake it; phones are slower.
+				time.Sleep(30 * time.Millisecond)
+			}
 			switch {
 			case s == 200:
 				if err := dlg.RespondSDP(sippOffer(40000, "0 101")); err != nil {
@@ -349,26 +385,31 @@ func (p *peer) answerWith(statuses ...int) {
 			case s < 200:
 				dlg.Respond(s, "Ringing", nil)
 			default:
-				dlg.Respond(s, "Busy Here", nil)
+				dlg.Respond(s, "Failure", nil)
 				return
 			}
 		}
-		<-dlg.Context().Done()
+		select {
+		case <-dlg.Context().Done():
+		case <-time.After(10 * time.Second):
+		}
 	})
-	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
-	p.srv.OnBye(func(req *sip.Request, tx sip.ServerTransaction) {
+	p.srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {
+		p.mu.Lock()
+		dlg := p.uas
+		p.mu.Unlock()
+		if dlg != nil {
+			dlg.ReadAck(req, tx)
+		}
+	})
+	ok := func(req *sip.Request, tx sip.ServerTransaction) {
 		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	p.srv.OnNotify(func(req *sip.Request, tx sip.ServerTransaction) {
-		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
-	p.srv.OnInfo(func(req *sip.Request, tx sip.ServerTransaction) {
-		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
+	}
+	p.srv.OnBye(ok)
+	p.srv.OnNotify(ok)
+	p.srv.OnInfo(ok)
+	p.srv.OnOptions(ok)
 	p.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {})
-	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) {
-		tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil))
-	})
 }
 
 // register registers the peer as account user with password.
