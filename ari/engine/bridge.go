@@ -227,12 +227,18 @@ func (e *Engine) leaveBridgeLocked(ch *Channel, byHangup bool) {
 	}
 }
 
-// connectLineLocked: two parties now talk to each other; each learns the other's caller id.
+// connectLineLocked: two parties now talk to each other; each learns the other's
+// caller id, with a ChannelConnectedLine only where it changed (t07 has none).
 func (e *Engine) connectLineLocked(first, second *Channel) {
-	first.connected = second.caller
-	second.connected = first.caller
-	e.emit(first.app, "ChannelConnectedLine", first.id, map[string]any{"channel": first.snapshot()})
-	e.emit(second.app, "ChannelConnectedLine", second.id, map[string]any{"channel": second.snapshot()})
+	a, b := second.caller, first.caller
+	if first.connected != a {
+		first.connected = a
+		e.emit(first.app, "ChannelConnectedLine", first.id, map[string]any{"channel": first.snapshot()})
+	}
+	if second.connected != b {
+		second.connected = b
+		e.emit(second.app, "ChannelConnectedLine", second.id, map[string]any{"channel": second.snapshot()})
+	}
 }
 
 // bridgePeersLocked sets BRIDGEPEER/BRIDGEPVTCALLID on every member.

@@ -113,7 +113,7 @@ func (e *Engine) transferFields(ch *Channel, tech string) map[string]any {
 		by["bridge"] = bs
 	}
 	return map[string]any{"refer_to": map[string]any{"requested_destination": map[string]any{"destination": ch.transferDest}},
-		"referred_by": by, "channel": ch.snapshot()}
+		"referred_by": by}
 }
 
 // remoteTransfer: the far end sent a REFER; the app decides (ari-only handling, t14).

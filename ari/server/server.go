@@ -151,7 +151,7 @@ func (s *Server) Handler() http.Handler {
 	h("GET /ari/channels/{id}/variables", func(w http.ResponseWriter, r *http.Request, p params) {
 		var names []string
 		if v := p.str("variables"); v != "" {
-			names = splitList(v)
+			names = splitOutsideParens(v)
 		}
 		vars, err := s.e.GetVariables(r.PathValue("id"), names)
 		reply(w, 200)(map[string]any{"variables": vars}, err)
@@ -380,6 +380,36 @@ func (p params) int(k string, def int) int {
 		}
 	}
 	return def
+}
+
+// splitOutsideParens splits a variables list at commas that are not inside a
+// function's parentheses: "PJSIP_HEADER(read,X),CHANNEL(endpoint)" is two names.
+func splitOutsideParens(s string) []string {
+	var out []string
+	depth, start := 0, 0
+	for i := 0; i <= len(s); i++ {
+		if i < len(s) {
+			switch s[i] {
+			case '(':
+				depth++
+				continue
+			case ')':
+				depth--
+				continue
+			case ',':
+				if depth > 0 {
+					continue
+				}
+			default:
+				continue
+			}
+		}
+		if x := strings.TrimSpace(s[start:i]); x != "" {
+			out = append(out, x)
+		}
+		start = i + 1
+	}
+	return out
 }
 
 func splitList(s string) []string {
