@@ -47,7 +47,7 @@ func (s *Store) SaveCall(rec callflow.CallRecord) error {
 			s.mu.Unlock()
 			return nil // an older version arrived late; the newer one is queued
 		}
-	} else if len(s.pending) >= s.cfg.WriteQueue {
+	} else if len(s.pending)+s.inflight >= s.cfg.WriteQueue {
 		n := s.dropped.Add(1)
 		s.mu.Unlock()
 		s.log.Error("call record dropped: write buffer full", zap.String("call_id", rec.ID),

@@ -46,8 +46,8 @@ func TestDailyStats(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if st.Day != "2026-12-03" || st.Calls != 4 || st.Transfers != 5 {
-				t.Fatalf("day %s calls %d transfers %d, want 2026-12-03, 4, 5", st.Day, st.Calls, st.Transfers)
+			if st.Day != "2026-11-20" || st.Calls != 4 || st.Transfers != 5 {
+				t.Fatalf("day %s calls %d transfers %d, want 2026-11-20, 4, 5", st.Day, st.Calls, st.Transfers)
 			}
 			if st.ByDirection["12345->110"] != 3 || st.ByDirection["110->12345"] != 2 {
 				t.Fatalf("by direction %v", st.ByDirection)
