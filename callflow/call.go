@@ -666,13 +666,17 @@ func (cl *call) end(why string, outcome TransferOutcome) {
 		defer cancel()
 		pbx := cl.ctl.pbx
 		for _, l := range cl.legs {
-			if !l.gone && !l.released {
+			if l.gone {
+				continue
+			}
+			if !l.released {
 				l.released = true
 				if err := pbx.Hangup(ctx, l.id, "normal"); err != nil && !errors.Is(err, ErrChannelGone) {
 					cl.log.Warn("teardown hangup", zap.String("channel_id", l.id), zap.Error(err))
 				}
-				cl.markGone(l, 0, "")
 			}
+			// Its own hangup events may come after the call stopped listening.
+			cl.markGone(l, 0, "")
 		}
 		if err := pbx.DestroyBridge(ctx, cl.bridgeID); err != nil && !errors.Is(err, ErrBridgeGone) {
 			cl.log.Warn("teardown bridge", zap.String("bridge_id", cl.bridgeID), zap.Error(err))

@@ -1,0 +1,110 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"go.uber.org/zap"
+
+	"linkctl/ari/client"
+	"linkctl/ari/embedded"
+	"linkctl/callflow"
+	"linkctl/config"
+)
+
+// Endpoints used by the scenarios (Sim phones on the embedded switch).
+const (
+	Citizen     = "citizen-1"
+	Agent12345  = "a12345-1001"
+	Agent110    = "a110-2001"
+	Emergency   = "a110-2009"
+	simPrefix   = "Sim/"
+	readyWithin = 5 * time.Second
+)
+
+// Env is a running switch + ARI adapter + controller.
+type Env struct {
+	Switch     *embedded.Switch
+	PBX        *client.Client
+	Controller *callflow.Controller
+	Config     *config.Config
+	Log        *zap.Logger
+	cancel     context.CancelFunc
+	done       chan struct{}
+}
+
+// Config returns the configuration the scenarios run with: the embedded switch on
+// a free loopback port and short timeouts so the demo runs in seconds.
+func Config() *config.Config {
+	cfg := config.Default()
+	cfg.Switch.Listen = "127.0.0.1:0"
+	cfg.Switch.SimEndpoints = nil
+	cc := &cfg.Controller
+	cc.Groups = map[string]config.GroupConfig{
+		"12345": {Agents: []string{simPrefix + Agent12345}, Strategy: "ring-all", RingTimeout: config.Duration(5 * time.Second)},
+		"110":   {Agents: []string{simPrefix + Agent110}, Strategy: "ring-all", RingTimeout: config.Duration(5 * time.Second)},
+	}
+	cc.Emergency = config.EmergencyConfig{Agents: []string{simPrefix + Emergency}, RingTimeout: config.Duration(3 * time.Second)}
+	cc.TransferRingTimeout = config.Duration(2 * time.Second)
+	cc.AnnouncementMax = config.Duration(400 * time.Millisecond)
+	return cfg
+}
+
+// Start brings up an Env. cfg nil means Config().
+func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Env, error) {
+	if cfg == nil {
+		cfg = Config()
+	}
+	if log == nil {
+		log = zap.NewNop()
+	}
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("scenario config: %w", err)
+	}
+	if cfg.Controller.DTMFCategory == nil {
+		cfg.Controller.DTMFCategory = map[string]string{string(callflow.Dir12345To110): cfg.Matters.Names(string(callflow.Dir12345To110))[0]}
+	}
+	sw, err := embedded.Start(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded switch: %w", err)
+	}
+	for _, p := range []string{Citizen, Agent12345, Agent110, Emergency} {
+		sw.Sim.Phone(p)
+	}
+	pbx, err := client.New(client.Options{URL: sw.URL, WebsocketURL: sw.WebsocketURL, Username: sw.Username, Password: sw.Password,
+		Application: cfg.ARI.Application, RequestTimeout: cfg.ARI.RequestTimeout.D(), Logger: log.Named("ari")})
+	if err != nil {
+		_ = sw.Close()
+		return nil, err
+	}
+	ctl, err := callflow.New(pbx, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Logger: log.Named("callflow")})
+	if err != nil {
+		_ = sw.Close()
+		return nil, err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	env := &Env{Switch: sw, PBX: pbx, Controller: ctl, Config: cfg, Log: log, cancel: cancel, done: make(chan struct{})}
+	go func() { _ = pbx.Run(rctx) }()
+	go func() { defer close(env.done); _ = ctl.Run(rctx) }()
+	deadline := time.Now().Add(readyWithin)
+	for !pbx.Connected() {
+		if time.Now().After(deadline) {
+			env.Close()
+			return nil, errors.New("controller did not connect to the embedded switch")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return env, nil
+}
+
+// Close stops the controller, the adapter and the switch.
+func (e *Env) Close() {
+	e.cancel()
+	select {
+	case <-e.done:
+	case <-time.After(3 * time.Second):
+	}
+	_ = e.Switch.Close()
+}

@@ -1,0 +1,33 @@
+package scenario
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"go.uber.org/zap/zaptest"
+)
+
+// TestScenarios runs every demo scenario over real ARI against the embedded switch.
+func TestScenarios(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenarios skipped in -short mode")
+	}
+	ctx := context.Background()
+	env, err := Start(ctx, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	for _, sc := range All() {
+		t.Run(sc.Name, func(t *testing.T) {
+			res := Run(ctx, env, sc)
+			var buf bytes.Buffer
+			Print(&buf, res)
+			t.Log("\n" + buf.String())
+			if !res.Pass {
+				t.Errorf("%s failed: %v", sc.Name, res.Failures)
+			}
+		})
+	}
+}
