@@ -265,14 +265,24 @@ func callerIP(ip string) net.IP {
 	return net.IPv4(127, 0, 0, 1)
 }
 
+// privateWait bounds how long callOf waits for an inbound channel's private
+// state: the engine enters Stasis inside InboundRouter.Inbound, before we can
+// call SetTechPrivate, so a fast application may answer in between.
+const privateWait = 500 * time.Millisecond
+
 // callOf returns the call behind a channel handed back by the engine.
 func callOf(ch engine.ChannelControl) (*call, error) {
 	if ch == nil {
 		return nil, fmt.Errorf("sip: nil channel")
 	}
-	c, ok := ch.TechPrivate().(*call)
-	if !ok || c == nil {
-		return nil, fmt.Errorf("sip: channel %s has no SIP call", ch.ID())
+	deadline := time.Now().Add(privateWait)
+	for {
+		if c, ok := ch.TechPrivate().(*call); ok && c != nil {
+			return c, nil
+		}
+		if ch.TechPrivate() != nil || time.Now().After(deadline) {
+			return nil, fmt.Errorf("sip: channel %s has no SIP call", ch.ID())
+		}
+		time.Sleep(time.Millisecond)
 	}
-	return c, nil
 }
