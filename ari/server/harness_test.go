@@ -245,8 +245,9 @@ func chanID(ev map[string]any) string {
 
 // signatures turns events into comparable strings: role of the channel (by first
 // appearance), type, and the fields that carry meaning (dialstatus, cause, soft,
-// playback state, args). Runs of Dial/ChannelStateChange for one channel are
-// sorted: Asterisk sends them in either order (README, General observations).
+// playback state, args). Runs of Dial/ChannelStateChange for one channel, and
+// runs of ChannelConnectedLine, are sorted: Asterisk sends them in either order
+// (README, General observations; t02 vs t14).
 func signatures(evs []map[string]any) []string {
 	roles := map[string]string{}
 	var out []string
@@ -294,10 +295,14 @@ func signatures(evs []map[string]any) []string {
 		case "ChannelTransfer":
 			s += fmt.Sprintf("(%v)", e["state"])
 		}
-		if typ == "Dial" || typ == "ChannelStateChange" {
-			if runStart < 0 || runKey != roles[id] {
+		key := roles[id]
+		if typ == "ChannelConnectedLine" {
+			key = "connected-line" // both parties' updates come in either order (t02 vs t14)
+		}
+		if typ == "Dial" || typ == "ChannelStateChange" || typ == "ChannelConnectedLine" {
+			if runStart < 0 || runKey != key {
 				flush()
-				runStart, runKey = len(out), roles[id]
+				runStart, runKey = len(out), key
 			}
 			out = append(out, s)
 			continue

@@ -225,6 +225,15 @@ func (r *replay) onTraceEvent(ctx context.Context, ev map[string]any, sync func(
 		}
 		r.ids[ch["id"].(string)] = call.ChannelID()
 		r.calls[ch["id"].(string)] = call
+	case typ == "ChannelDtmfReceived":
+		sync("caller DTMF")
+		r.callOf(ch["id"].(string)).SendDigit(ev["digit"].(string), int(ev["duration_ms"].(float64)))
+	case typ == "ChannelTransfer" && ev["state"] == nil:
+		sync("REFER")
+		rb := ev["referred_by"].(map[string]any)
+		src := rb["source_channel"].(map[string]any)["id"].(string)
+		dest := ev["refer_to"].(map[string]any)["requested_destination"].(map[string]any)["destination"].(string)
+		r.callOf(src).Refer(dest)
 	case typ == "ChannelHangupRequest" && ev["cause"] == nil:
 		call := r.calls[ch["id"].(string)]
 		if call == nil {
@@ -233,6 +242,18 @@ func (r *replay) onTraceEvent(ctx context.Context, ev map[string]any, sync func(
 		sync("caller hangup")
 		call.Hangup()
 	}
+}
+
+// callOf finds the Sim call behind a trace channel id.
+func (r *replay) callOf(traceID string) *sim.Call {
+	if c := r.calls[traceID]; c != nil {
+		return c
+	}
+	if c := r.h.sw.Sim.FindCall(r.ids[traceID]); c != nil {
+		return c
+	}
+	r.t.Fatalf("no sim call for trace channel %s (ours %q)", traceID, r.ids[traceID])
+	return nil
 }
 
 // compareShape checks the fields of a success answer that carry meaning.
@@ -292,6 +313,8 @@ func TestTraces(t *testing.T) {
 		{name: "t07-create-dial-noanswer", scripts: map[string]sim.Script{"a12345-1001": fast(sim.NoAnswer)}},
 		{name: "t07-create-dial-busy", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Busy)}},
 		{name: "t08-caller-hangs-up-while-target-rings", scripts: map[string]sim.Script{"a110-2001": fast(sim.NoAnswer)}},
+		{name: "t09-dtmf-rfc4733-endpoint"},
+		{name: "t09-dtmf-info-endpoint"},
 		{name: "t10-moh-ring-tone"},
 		{name: "t11-bridge-3party", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer), "a110-2001": fast(sim.Answer)}},
 		{name: "t12-errors", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer)}},
@@ -310,6 +333,9 @@ func TestTraces(t *testing.T) {
 					r.t.Errorf("inbound call with no application: %v, want reject cause 16", err)
 				}
 			}}},
+		{name: "t14-refer-ari-only-progress-answered", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer)}},
+		{name: "t14-refer-ari-only-declined", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer)}},
+		{name: "t14-refer-ari-only-unavailable", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer)}},
 		{name: "t15-hangup-reasons-unanswered-inbound"},
 		{name: "t15-hangup-reasons-answered-outbound", scripts: map[string]sim.Script{"a12345-1001": fast(sim.Answer)}},
 		{name: "t15-hangup-reasons-answered-inbound"},

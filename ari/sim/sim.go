@@ -132,6 +132,24 @@ func (p *Phone) OnIncoming(f func(*Call)) *Phone {
 	return p
 }
 
+// FindCall returns the call whose switch channel is channelID, from any phone.
+func (t *Tech) FindCall(channelID string) *Call {
+	t.mu.Lock()
+	phones := make([]*Phone, 0, len(t.phones))
+	for _, p := range t.phones {
+		phones = append(phones, p)
+	}
+	t.mu.Unlock()
+	for _, p := range phones {
+		for _, c := range p.Calls() {
+			if c.ctl != nil && c.ctl.ID() == channelID {
+				return c
+			}
+		}
+	}
+	return nil
+}
+
 // Calls returns every call this phone took part in, oldest first.
 func (p *Phone) Calls() []*Call {
 	p.mu.Lock()
@@ -338,6 +356,9 @@ func (c *Call) SendDTMF(digits string) {
 		c.ctl.DTMF(string(d), 100)
 	}
 }
+
+// SendDigit sends one digit lasting durationMs (RFC 4733 event duration or INFO Duration).
+func (c *Call) SendDigit(digit string, durationMs int) { c.ctl.DTMF(digit, durationMs) }
 
 // Ring reports alerting to the switch (incoming calls).
 func (c *Call) Ring() {
