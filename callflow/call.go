@@ -339,6 +339,10 @@ func (cl *call) originate(ds *dialSet, endpoint string) {
 	cl.ctl.route(id, cl) // subscribe before execute
 	vars := ds.meta.Variables()
 	vars[VarPlatform] = string(ds.platform)
+	if strings.HasPrefix(endpoint, "PJSIP/") {
+		// The phone's own transfer key reaches the controller as ChannelTransfer (t14).
+		vars["PJSIP_TRANSFER_HANDLING()"] = "ari-only"
+	}
 	req := OriginateRequest{ChannelID: id, Endpoint: endpoint, AppArgs: []string{"outbound", string(AgentRole(ds.platform)), cl.id},
 		CallerID: cl.rec.CallerNumber, Timeout: ds.timeout, Originator: cl.caller.id, Variables: vars}
 	err := cl.cmd("originate", func(ctx context.Context) error { return cl.ctl.pbx.Originate(ctx, req) })
@@ -1032,6 +1036,11 @@ func (cl *call) targetAnswered(l *leg) {
 			// Emergency: 110 joins first, then the first agent leaves: the caller always hears someone.
 			_ = cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, l.id) })
 		}
+		if x.referChan != "" {
+			// Tell the agent's phone before its channel goes away.
+			_ = cl.cmd("transfer progress", func(ctx context.Context) error { return pbx.TransferProgress(ctx, x.referChan, "channel_answered") })
+			x.referChan = ""
+		}
 		if cl.owner != nil {
 			old := cl.owner
 			delete(cl.decoders, old.id)
@@ -1041,9 +1050,6 @@ func (cl *call) targetAnswered(l *leg) {
 		cl.owner = l
 		cl.rec.OwnerPlatform = l.platform
 		cl.finishTransfer(OutcomeCompleted, "")
-		if x.referChan != "" {
-			_ = cl.cmd("transfer progress", func(ctx context.Context) error { return pbx.TransferProgress(ctx, x.referChan, "channel_answered") })
-		}
 	case StateConsultRinging:
 		_ = cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, l.id) })
 		cl.other = l

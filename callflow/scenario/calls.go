@@ -64,9 +64,7 @@ func oneKeyNoAnswer(s *Step) {
 	}
 	agent := s.lastCall(Agent12345)
 	s.eventually("first agent told", func() bool {
-		h, _, _ := s.env.Switch.Engine.Hearing(agent.ChannelID())
 		_, log, _ := s.env.Switch.Engine.Hearing(agent.ChannelID())
-		_ = h
 		return slices.ContainsFunc(log, func(x engine.HearingChange) bool { return x.Kind == engine.HearPlayback })
 	})
 	s.Notef("first agent heard the failure notice")
@@ -180,5 +178,25 @@ func doublePress(s *Step) {
 	if len(r.Transfers) != 1 {
 		s.Errorf("%d transfers recorded, want 1", len(r.Transfers))
 	}
+	s.hangupAndCheck(c, id)
+}
+
+// phoneTransferKey: the agent uses the phone's own transfer key (REFER); the
+// controller turns the ChannelTransfer event into a one-key transfer and reports
+// progress back with transfer_progress.
+func phoneTransferKey(s *Step) {
+	c, id := s.dial("12345", Agent12345)
+	agent := s.lastCall(Agent12345)
+	agent.Refer("110")
+	s.bridged(c, "110 answered", Agent110)
+	r := s.waitState(id, callflow.StateTalking)
+	if t := s.transfer(r, 0); t.Outcome != callflow.OutcomeCompleted || r.Softkeys[0].Source != callflow.SourceRefer {
+		s.Errorf("record %+v softkeys %+v", t, r.Softkeys)
+	}
+	s.eventually("phone told progress and answer", func() bool {
+		st := agent.TransferStates()
+		return slices.Contains(st, "channel_progress") && slices.Contains(st, "channel_answered")
+	})
+	s.Notef("agent phone transfer states: %v", agent.TransferStates())
 	s.hangupAndCheck(c, id)
 }

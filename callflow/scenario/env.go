@@ -54,6 +54,12 @@ func Config() *config.Config {
 
 // Start brings up an Env. cfg nil means Config().
 func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Env, error) {
+	return StartWith(ctx, cfg, log, nil)
+}
+
+// StartWith is Start with a wrapper around the PBX the controller sees (benchmarks
+// use it to time commands); wrap may be nil.
+func StartWith(ctx context.Context, cfg *config.Config, log *zap.Logger, wrap func(callflow.PBX) callflow.PBX) (*Env, error) {
 	if cfg == nil {
 		cfg = Config()
 	}
@@ -79,7 +85,11 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Env, erro
 		_ = sw.Close()
 		return nil, err
 	}
-	ctl, err := callflow.New(pbx, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Logger: log.Named("callflow")})
+	var seen callflow.PBX = pbx
+	if wrap != nil {
+		seen = wrap(pbx)
+	}
+	ctl, err := callflow.New(seen, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Logger: log.Named("callflow")})
 	if err != nil {
 		_ = sw.Close()
 		return nil, err

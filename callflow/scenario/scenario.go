@@ -43,6 +43,7 @@ func All() []Scenario {
 		{"emergency to 110", emergency},
 		{"caller hangs up while 110 rings", callerHangsUpWhileRinging},
 		{"double press", doublePress},
+		{"phone transfer key (REFER, ari-only)", phoneTransferKey},
 	}
 }
 
