@@ -67,6 +67,12 @@ type Tech struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+
+	// handlers in flight, so Close can wait for them (sipgo runs each
+	// request on its own goroutine and does not wait on shutdown).
+	hmu     sync.Mutex
+	closing bool
+	hwg     sync.WaitGroup
 }
 
 type dialogUA = sipgo.DialogUA
@@ -132,6 +138,10 @@ func (t *Tech) Start(ctx context.Context) error {
 			tcpAddr = t.udpAddr.String()
 		}
 		l, err := net.Listen("tcp", tcpAddr)
+		if err != nil && tcpAddr != t.cfg.ListenTCP {
+			// That port is taken for TCP: any free one will do.
+			l, err = net.Listen("tcp", t.cfg.ListenTCP)
+		}
 		if err != nil {
 			t.closeSockets()
 			return fmt.Errorf("sip: listen tcp %s: %w", tcpAddr, err)
@@ -164,22 +174,22 @@ func (t *Tech) Start(ctx context.Context) error {
 			ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "linkctl", Host: host, Port: t.portFor(tr), UriParams: params}},
 		}
 	}
-	t.srv.OnInvite(t.onInvite)
-	t.srv.OnAck(t.onAck)
-	t.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
+	t.srv.OnInvite(t.track(t.onInvite))
+	t.srv.OnAck(t.track(t.onAck))
+	t.srv.OnCancel(t.track(func(req *sip.Request, tx sip.ServerTransaction) {
 		// A CANCEL matching a pending INVITE is answered by the transaction
 		// layer; one that matches nothing gets 481.
 		t.respond(tx, req, 481, "Call/Transaction Does Not Exist")
-	})
-	t.srv.OnBye(t.onBye)
-	t.srv.OnInfo(t.onInfo)
-	t.srv.OnRefer(t.onRefer)
-	t.srv.OnNotify(t.onNotify)
-	t.srv.OnOptions(t.onOptions)
-	t.srv.OnRegister(t.onRegister)
-	t.srv.OnNoRoute(func(req *sip.Request, tx sip.ServerTransaction) {
+	}))
+	t.srv.OnBye(t.track(t.onBye))
+	t.srv.OnInfo(t.track(t.onInfo))
+	t.srv.OnRefer(t.track(t.onRefer))
+	t.srv.OnNotify(t.track(t.onNotify))
+	t.srv.OnOptions(t.track(t.onOptions))
+	t.srv.OnRegister(t.track(t.onRegister))
+	t.srv.OnNoRoute(t.track(func(req *sip.Request, tx sip.ServerTransaction) {
 		t.respond(tx, req, 405, "Method Not Allowed", sip.NewHeader("Allow", allowHeader))
-	})
+	}))
 	if t.udpConn != nil {
 		t.serve(func() error { return t.srv.ServeUDP(t.udpConn) })
 		// Requests we originate are pinned to this socket (setLocal); wait
@@ -199,6 +209,21 @@ func (t *Tech) Start(ctx context.Context) error {
 	t.startHealth()
 	t.log.Info("sip listening", zap.Stringer("udp", addrOrNone(t.udpAddr)), zap.Stringer("tcp", addrOrNone(t.tcpAddr)))
 	return nil
+}
+
+// track counts a handler in flight; after Close starts, requests are dropped.
+func (t *Tech) track(h sipgo.RequestHandler) sipgo.RequestHandler {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		t.hmu.Lock()
+		if t.closing {
+			t.hmu.Unlock()
+			return
+		}
+		t.hwg.Add(1)
+		t.hmu.Unlock()
+		defer t.hwg.Done()
+		h(req, tx)
+	}
 }
 
 func addrOrNone(a net.Addr) fmt.Stringer {
@@ -249,6 +274,9 @@ func (t *Tech) Close() error {
 	if t.cancel == nil {
 		return nil
 	}
+	t.hmu.Lock()
+	t.closing = true
+	t.hmu.Unlock()
 	t.cancel()
 	t.callsMu.Lock()
 	calls := make([]*call, 0, len(t.calls))
@@ -265,7 +293,7 @@ func (t *Tech) Close() error {
 	}
 	t.closeSockets()
 	done := make(chan struct{})
-	go func() { t.wg.Wait(); close(done) }()
+	go func() { t.wg.Wait(); t.hwg.Wait(); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):
