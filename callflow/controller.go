@@ -225,7 +225,9 @@ func (c *Controller) Calls() []CallRecord {
 	defer c.mu.Unlock()
 	out := make([]CallRecord, 0, len(c.records))
 	for id := range c.calls {
-		out = append(out, c.records[id])
+		if r, ok := c.records[id]; ok { // a call just started may not have published yet
+			out = append(out, r)
+		}
 	}
 	for i := len(c.ended) - 1; i >= 0; i-- {
 		if r, ok := c.records[c.ended[i]]; ok {
