@@ -141,8 +141,5 @@ func (s *server) dailyStats(w http.ResponseWriter, r *http.Request, _ Principal)
 		s.fail(w, r, fmt.Errorf("daily stats %s: %w", day.Format(time.DateOnly), err))
 		return
 	}
-	if st.Date == "" {
-		st.Date = day.Format(time.DateOnly)
-	}
 	writeJSON(w, http.StatusOK, st)
 }

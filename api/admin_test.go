@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"linkctl/config"
+	"linkctl/store"
 )
 
 func TestReadyz(t *testing.T) {
@@ -71,7 +72,7 @@ func TestReloadHandsMattersToController(t *testing.T) {
 func TestMattersAndStats(t *testing.T) {
 	m := mustMatters(t)
 	st := newFakeStore()
-	st.stats = DailyStats{Calls: 3, TransfersByDirection: map[string]int{"12345->110": 2}, NoAnswerFallbacks: 1}
+	st.stats = store.DailyStats{Calls: 3, ByDirection: map[string]int{"12345->110": 2}, NoAnswerFallbacks: 1}
 	srv := testServer(t, Options{Store: st, Matters: func() *config.Matters { return m }})
 	a := call(t, srv, "GET", "/v1/matters?direction=110->12345", tokAgent110, "")
 	dirs := a.body["directions"].(map[string]any)
@@ -82,14 +83,14 @@ func TestMattersAndStats(t *testing.T) {
 		t.Fatalf("bad direction: %s", a.raw)
 	}
 	a = call(t, srv, "GET", "/v1/stats/daily?date=2026-12-01", tokSup, "")
-	if a.status != 200 || a.body["date"] != "2026-12-01" || a.body["calls"] != float64(3) || st.statsDay.Day() != 1 {
+	if a.status != 200 || a.body["day"] != "2026-12-01" || a.body["calls"] != float64(3) || st.statsDay.Day() != 1 {
 		t.Fatalf("stats: %s", a.raw)
 	}
 	if a = call(t, srv, "GET", "/v1/stats/daily?date=12/01", tokSup, ""); a.status != 400 || a.errField("field") != "date" {
 		t.Fatalf("bad date: %s", a.raw)
 	}
 	srv = testServer(t, Options{Store: st, Now: func() time.Time { return t0 }})
-	if a = call(t, srv, "GET", "/v1/stats/daily", tokSup, ""); a.body["date"] != "2026-12-03" {
+	if a = call(t, srv, "GET", "/v1/stats/daily", tokSup, ""); a.body["day"] != "2026-12-03" {
 		t.Fatalf("default date: %s", a.raw)
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 // Options wires the API to the rest of linkctl. Controller and Store may be nil
@@ -29,9 +30,9 @@ type Options struct {
 	// ReadyTimeout bounds each readiness check (default 2s).
 	ReadyTimeout time.Duration
 	// Redact returns what a reader on platform may see of v (a callflow.CallRecord
-	// or a Push) as a JSON-encodable document: store.RedactFor. Nil: records marked
-	// Confidential and restricted pushes are hidden from 12345-side readers.
-	Redact func(platform callflow.Platform, v any) (any, error)
+	// or a store.Push): (*store.Store).RedactFor. Nil: records marked Confidential
+	// and restricted pushes are hidden from 12345-side readers.
+	Redact func(platform callflow.Platform, v any) (store.Document, error)
 	// Tokens are the bearer tokens; none means dev mode (loopback = admin).
 	Tokens []config.APIToken
 	// MaxBodyBytes caps request bodies (default 64 KiB).

@@ -13,10 +13,17 @@ import (
 	"go.uber.org/zap"
 
 	"linkctl/callflow"
+	"linkctl/store"
 )
 
-// Softkeys accepted over HTTP (the same commands as the DTMF feature codes).
-var softkeys = []string{"transfer", "three-way", "hand-over", "keep", "undetermined", "cancel", "emergency"}
+// softkeyNames lists the softkeys accepted over HTTP (the DTMF feature codes' commands).
+func softkeyNames() []string {
+	out := make([]string, len(callflow.Keys))
+	for i, k := range callflow.Keys {
+		out[i] = string(k)
+	}
+	return out
+}
 
 type softkeyBody struct {
 	Key       string `json:"key"`
@@ -47,12 +54,12 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, requiredError("key"))
 		return
 	}
-	if !slices.Contains(softkeys, b.Key) {
-		writeError(w, invalidField("key", "未知软按键 "+strconv.Quote(b.Key)+"，可用："+strings.Join(softkeys, ", "),
-			"unknown softkey "+strconv.Quote(b.Key)+"; valid: "+strings.Join(softkeys, ", ")))
+	if names := softkeyNames(); !slices.Contains(names, b.Key) {
+		writeError(w, invalidField("key", "未知软按键 "+strconv.Quote(b.Key)+"，可用："+strings.Join(names, ", "),
+			"unknown softkey "+strconv.Quote(b.Key)+"; valid: "+strings.Join(names, ", ")))
 		return
 	}
-	if b.Key == "emergency" {
+	if b.Key == string(callflow.KeyEmergency) {
 		b.Emergency = true
 	}
 	agent := b.Agent
@@ -92,8 +99,8 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, e)
 		return
 	}
-	req := SoftkeyRequest{CallID: callID, ChannelID: b.ChannelID, Agent: agent, Key: b.Key,
-		TicketID: b.TicketID, Category: b.Category, Emergency: b.Emergency, Source: "http"}
+	req := callflow.SoftkeyRequest{CallID: callID, ChannelID: b.ChannelID, Agent: agent, Key: callflow.Key(b.Key),
+		TicketID: b.TicketID, Category: b.Category, Emergency: b.Emergency, Source: callflow.SourceHTTP}
 	if req.ChannelID == "" && isLeg {
 		req.ChannelID = leg.ChannelID
 	}
@@ -119,7 +126,7 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 // checkCategory refuses, before the controller sees it, a category that is not in
 // the matters list for the direction of the pressing agent's platform.
 func (s *server) checkCategory(b softkeyBody, leg callflow.Leg, isLeg bool) *apiError {
-	needs := (b.Key == "transfer" || b.Key == "three-way") && !b.Emergency
+	needs := (b.Key == string(callflow.KeyTransfer) || b.Key == string(callflow.KeyThreeWay)) && !b.Emergency
 	if b.Category == "" {
 		if needs {
 			return requiredError("category")
@@ -209,16 +216,16 @@ var callQueryKeys = []string{"from", "to", "platform", "agent", "ticket", "outco
 
 const maxListLimit = 1000
 
-func parseCallFilter(r *http.Request) (CallFilter, *apiError) {
+func parseCallFilter(r *http.Request) (store.CallFilter, *apiError) {
 	q := r.URL.Query()
 	for k := range q {
 		if !slices.Contains(callQueryKeys, k) && k != "access_token" {
-			return CallFilter{}, newError(http.StatusBadRequest, "unknown_parameter",
+			return store.CallFilter{}, newError(http.StatusBadRequest, "unknown_parameter",
 				"未知查询参数 "+strconv.Quote(k)+"，可用："+strings.Join(callQueryKeys, ", "),
 				"unknown query parameter "+strconv.Quote(k), k)
 		}
 	}
-	f := CallFilter{Platform: q.Get("platform"), Agent: q.Get("agent"), Ticket: q.Get("ticket"),
+	f := store.CallFilter{Platform: q.Get("platform"), Agent: q.Get("agent"), Ticket: q.Get("ticket"),
 		Outcome: q.Get("outcome"), Category: q.Get("category"), Limit: 100}
 	for _, k := range []string{"from", "to"} {
 		v := q.Get(k)
@@ -262,7 +269,7 @@ func parseTime(v string) (time.Time, error) {
 }
 
 // matchCall applies a filter in memory (used when no store is wired).
-func matchCall(f CallFilter, rec callflow.CallRecord) bool {
+func matchCall(f store.CallFilter, rec callflow.CallRecord) bool {
 	if !f.From.IsZero() && rec.Started.Before(f.From) {
 		return false
 	}
@@ -409,7 +416,7 @@ func (s *server) deliveries(w http.ResponseWriter, r *http.Request, _ Principal,
 		return
 	}
 	if ds == nil {
-		ds = []Delivery{}
+		ds = []store.Delivery{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"kind": kind, "id": id, "deliveries": ds})
 }

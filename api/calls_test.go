@@ -13,6 +13,7 @@ import (
 
 	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 func TestSoftkeyReachesController(t *testing.T) {
@@ -25,7 +26,7 @@ func TestSoftkeyReachesController(t *testing.T) {
 		t.Fatalf("answer %d %s", a.status, a.raw)
 	}
 	got := ctl.requests()
-	want := SoftkeyRequest{CallID: "c1", ChannelID: "c1-a1", Agent: "a12345-1001", Key: "three-way",
+	want := callflow.SoftkeyRequest{CallID: "c1", ChannelID: "c1-a1", Agent: "a12345-1001", Key: "three-way",
 		TicketID: "GD-77", Category: "社会治安类/盗砸抢骗", Source: "http"}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("controller got %+v, want %+v", got, want)
@@ -45,24 +46,24 @@ func TestSoftkeyReachesController(t *testing.T) {
 func TestSoftkeyControllerAnswers(t *testing.T) {
 	tests := []struct {
 		name     string
-		res      SoftkeyResult
+		res      callflow.SoftkeyResult
 		err      error
 		want     int
 		code     string
 		msgHas   string
 		noLeakOf string
 	}{
-		{"refused", SoftkeyResult{Accepted: false, Reason: "转接振铃中，不能发起三方通话"}, nil, 409, "softkey_refused", "转接振铃中", ""},
-		{"duplicate accepted once", SoftkeyResult{Accepted: true, Duplicate: true, TransferID: "tr-9"}, nil, 200, "", "", ""},
-		{"call gone", SoftkeyResult{}, fmt.Errorf("call c1: %w", ErrNotFound), 404, "not_found", "未找到", ""},
-		{"category", SoftkeyResult{}, fmt.Errorf("transfer: %w", config.ErrUnknownCategory), 400, "unknown_category", "转办清单", ""},
-		{"pbx timeout", SoftkeyResult{}, fmt.Errorf("originate: %w", context.DeadlineExceeded), 504, "timeout", "超时", ""},
-		{"internal", SoftkeyResult{}, errors.New("ari password=hunter2 rejected"), 500, "internal", "内部错误", "hunter2"},
+		{"refused", callflow.SoftkeyResult{Accepted: false, Reason: "转接振铃中，不能发起三方通话"}, nil, 409, "softkey_refused", "转接振铃中", ""},
+		{"duplicate accepted once", callflow.SoftkeyResult{Accepted: true, Duplicate: true, TransferID: "tr-9"}, nil, 200, "", "", ""},
+		{"call gone", callflow.SoftkeyResult{}, fmt.Errorf("call c1: %w", ErrNotFound), 404, "not_found", "未找到", ""},
+		{"category", callflow.SoftkeyResult{}, fmt.Errorf("transfer: %w", config.ErrUnknownCategory), 400, "unknown_category", "转办清单", ""},
+		{"pbx timeout", callflow.SoftkeyResult{}, fmt.Errorf("originate: %w", context.DeadlineExceeded), 504, "timeout", "超时", ""},
+		{"internal", callflow.SoftkeyResult{}, errors.New("ari password=hunter2 rejected"), 500, "internal", "内部错误", "hunter2"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			ctl := newFakeController(sampleCall("c1", t0))
-			ctl.answer = func(SoftkeyRequest) (SoftkeyResult, error) { return tc.res, tc.err }
+			ctl.answer = func(callflow.SoftkeyRequest) (callflow.SoftkeyResult, error) { return tc.res, tc.err }
 			srv := testServer(t, Options{Controller: ctl})
 			a := call(t, srv, "POST", "/v1/calls/c1/softkeys", tokAgent12345, `{"key":"cancel"}`)
 			if a.status != tc.want {
@@ -193,13 +194,11 @@ func confidentialCall() callflow.CallRecord {
 
 func TestRestrictedRecordsFor12345Readers(t *testing.T) {
 	st := newFakeStore(confidentialCall(), sampleCall("open", t0))
-	redact := func(p callflow.Platform, v any) (any, error) {
-		rec := v.(callflow.CallRecord)
-		if p == callflow.Platform110 || !rec.Confidential {
-			return rec, nil
-		}
-		return map[string]any{"id": rec.ID, "started": rec.Started}, nil
-	}
+	policy := store.NewPolicy(config.ConfidentialityConfig{
+		RestrictedFlags:   config.DefaultRestrictedFlags,
+		RecordFields12345: []string{"id", "started", "first_platform"},
+	})
+	redact := policy.RedactFor
 	t.Run("with redactor", func(t *testing.T) {
 		srv := testServer(t, Options{Store: st, Redact: redact})
 		a := call(t, srv, "GET", "/v1/calls/secret", tokSup12345, "")

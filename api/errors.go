@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net/http"
 
+	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 // Sentinel errors the API understands; the controller and the store may return
@@ -46,10 +48,21 @@ func is(target error) func(error) bool { return func(err error) bool { return er
 // errorMap is the one map from controller/store errors to HTTP statuses, in order.
 var errorMap = []errorClass{
 	{is(ErrNotFound), http.StatusNotFound, "not_found", "未找到"},
+	{is(store.ErrNotFound), http.StatusNotFound, "not_found", "未找到"},
+	{is(callflow.ErrCallNotFound), http.StatusNotFound, "not_found", "通话不存在或已结束"},
+	{is(callflow.ErrChannelGone), http.StatusConflict, "channel_gone", "通话段已挂断"},
+	{is(store.ErrIllegalTransition), http.StatusConflict, "illegal_transition", "当前状态不允许该操作"},
 	{is(ErrConflict), http.StatusConflict, "conflict", "状态冲突"},
+	{is(store.ErrConflict), http.StatusConflict, "conflict", "已存在"},
 	{is(config.ErrUnknownCategory), http.StatusBadRequest, "unknown_category", "事项分类不在转办清单中"},
+	{is(callflow.ErrUnknownKey), http.StatusBadRequest, "invalid_field", "未知软按键"},
 	{is(ErrInvalid), http.StatusBadRequest, "invalid", "请求无效"},
+	{is(store.ErrInvalid), http.StatusBadRequest, "invalid", "请求无效"},
 	{is(ErrUnavailable), http.StatusServiceUnavailable, "unavailable", "服务暂不可用"},
+	{is(callflow.ErrPBXUnavailable), http.StatusServiceUnavailable, "pbx_unavailable", "交换机不可达"},
+	{is(store.ErrUnhealthy), http.StatusServiceUnavailable, "store_unavailable", "存储故障"},
+	{is(store.ErrQueueFull), http.StatusServiceUnavailable, "store_unavailable", "存储故障"},
+	{is(store.ErrClosed), http.StatusServiceUnavailable, "store_unavailable", "存储已关闭"},
 	{is(context.DeadlineExceeded), http.StatusGatewayTimeout, "timeout", "处理超时"},
 	{is(context.Canceled), http.StatusServiceUnavailable, "cancelled", "请求已取消"},
 }
@@ -66,8 +79,15 @@ func classify(err error) *apiError {
 	for _, c := range errorMap {
 		if c.match(err) {
 			e := &apiError{Status: c.status, Code: c.code, Message: c.zh + " / " + err.Error()}
-			if c.code == "unknown_category" {
+			switch {
+			case c.code == "unknown_category":
 				e.Field = "category"
+			case errors.Is(err, callflow.ErrUnknownKey):
+				e.Field = "key"
+			}
+			var fe *store.FieldError
+			if errors.As(err, &fe) {
+				e.Field = fe.Field
 			}
 			return e
 		}

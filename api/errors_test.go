@@ -7,7 +7,9 @@ import (
 	"net/http"
 	"testing"
 
+	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 type statusErr int
@@ -33,6 +35,14 @@ func TestErrorMap(t *testing.T) {
 		{"self-classifying 422", fmt.Errorf("ari: %w", statusErr(422)), 422, "error", ""},
 		{"self-classifying 409", statusErr(409), 409, "conflict", ""},
 		{"unknown", errors.New("disk on fire at /var/lib/x"), http.StatusInternalServerError, "internal", ""},
+		{"store not found", fmt.Errorf("get push p: %w", store.ErrNotFound), 404, "not_found", ""},
+		{"call gone", fmt.Errorf("softkey: %w", callflow.ErrCallNotFound), 404, "not_found", ""},
+		{"channel gone", fmt.Errorf("answer: %w", callflow.ErrChannelGone), 409, "channel_gone", ""},
+		{"illegal push move", fmt.Errorf("update: %w", &store.TransitionError{ID: "P1", From: store.PushHandled, To: store.PushAccepted, Why: "already handled"}), 409, "illegal_transition", ""},
+		{"store field error", fmt.Errorf("create push: %w", &store.FieldError{Field: "summary", Msg: "too long"}), 400, "invalid", "summary"},
+		{"unknown key", fmt.Errorf("softkey: %w", callflow.ErrUnknownKey), 400, "invalid_field", "key"},
+		{"pbx down", fmt.Errorf("originate: %w", callflow.ErrPBXUnavailable), 503, "pbx_unavailable", ""},
+		{"store unhealthy", fmt.Errorf("save: %w", store.ErrUnhealthy), 503, "store_unavailable", ""},
 		{"api error passes through", invalidField("limit", "太大", "too big"), 400, "invalid_field", "limit"},
 	}
 	for _, tc := range tests {

@@ -9,14 +9,15 @@ import (
 
 	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 // fakeController records softkeys and answers from a table of calls.
 type fakeController struct {
 	mu       sync.Mutex
 	calls    map[string]callflow.CallRecord
-	got      []SoftkeyRequest
-	answer   func(SoftkeyRequest) (SoftkeyResult, error)
+	got      []callflow.SoftkeyRequest
+	answer   func(callflow.SoftkeyRequest) (callflow.SoftkeyResult, error)
 	reloaded *config.Matters
 }
 
@@ -28,7 +29,7 @@ func newFakeController(recs ...callflow.CallRecord) *fakeController {
 	return c
 }
 
-func (c *fakeController) Softkey(_ context.Context, req SoftkeyRequest) (SoftkeyResult, error) {
+func (c *fakeController) Softkey(_ context.Context, req callflow.SoftkeyRequest) (callflow.SoftkeyResult, error) {
 	c.mu.Lock()
 	c.got = append(c.got, req)
 	answer := c.answer
@@ -36,7 +37,7 @@ func (c *fakeController) Softkey(_ context.Context, req SoftkeyRequest) (Softkey
 	if answer != nil {
 		return answer(req)
 	}
-	return SoftkeyResult{Accepted: true, CallID: req.CallID, TransferID: "tr-1"}, nil
+	return callflow.SoftkeyResult{Accepted: true, CallID: req.CallID, TransferID: "tr-1"}, nil
 }
 
 func (c *fakeController) Call(id string) (callflow.CallRecord, bool) {
@@ -62,28 +63,28 @@ func (c *fakeController) ReloadMatters(m *config.Matters) {
 	c.mu.Unlock()
 }
 
-func (c *fakeController) requests() []SoftkeyRequest {
+func (c *fakeController) requests() []callflow.SoftkeyRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return append([]SoftkeyRequest(nil), c.got...)
+	return append([]callflow.SoftkeyRequest(nil), c.got...)
 }
 
 // fakeStore keeps records and pushes in memory and fans updates out to subscribers.
 type fakeStore struct {
 	mu         sync.Mutex
 	calls      map[string]callflow.CallRecord
-	pushes     map[string]Push
+	pushes     map[string]store.Push
 	subs       map[int]chan callflow.CallRecord
 	nextSub    int
-	lastFilter CallFilter
+	lastFilter store.CallFilter
 	healthErr  error
-	stats      DailyStats
+	stats      store.DailyStats
 	statsDay   time.Time
-	deliveries []Delivery
+	deliveries []store.Delivery
 }
 
 func newFakeStore(recs ...callflow.CallRecord) *fakeStore {
-	s := &fakeStore{calls: map[string]callflow.CallRecord{}, pushes: map[string]Push{}, subs: map[int]chan callflow.CallRecord{}}
+	s := &fakeStore{calls: map[string]callflow.CallRecord{}, pushes: map[string]store.Push{}, subs: map[int]chan callflow.CallRecord{}}
 	for _, r := range recs {
 		s.calls[r.ID] = r
 	}
@@ -119,7 +120,7 @@ func (s *fakeStore) GetCall(_ context.Context, id string) (callflow.CallRecord, 
 	return r, nil
 }
 
-func (s *fakeStore) ListCalls(_ context.Context, f CallFilter) ([]callflow.CallRecord, error) {
+func (s *fakeStore) ListCalls(_ context.Context, f store.CallFilter) ([]callflow.CallRecord, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.lastFilter = f
@@ -153,34 +154,34 @@ func (s *fakeStore) Subscribe() (<-chan callflow.CallRecord, func()) {
 	}
 }
 
-func (s *fakeStore) DailyStats(_ context.Context, day time.Time) (DailyStats, error) {
+func (s *fakeStore) DailyStats(_ context.Context, day time.Time) (store.DailyStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.statsDay = day
 	st := s.stats
-	st.Date = day.Format(time.DateOnly)
+	st.Day = day.Format(time.DateOnly)
 	return st, nil
 }
 
-var fakeMoves = map[PushStatus][]PushStatus{
-	PushPushed:   {PushAccepted, PushReturned},
-	PushAccepted: {PushHandled, PushFedBack, PushReturned},
-	PushHandled:  {PushFedBack},
+var fakeMoves = map[store.PushStatus][]store.PushStatus{
+	store.PushPushed:   {store.PushAccepted, store.PushReturned},
+	store.PushAccepted: {store.PushHandled, store.PushFedBack, store.PushReturned},
+	store.PushHandled:  {store.PushFedBack},
 }
 
-func (s *fakeStore) CreatePush(_ context.Context, p Push) (Push, error) {
+func (s *fakeStore) CreatePush(_ context.Context, p store.Push) (store.Push, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p.ID = fmt.Sprintf("push-%d", len(s.pushes)+1)
-	p.Status = PushPushed
+	p.Status = store.PushPushed
 	p.Created = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 	p.Updated = p.Created
-	p.History = []PushEvent{{Seq: 1, Status: PushPushed, At: p.Created, By: p.CreatedBy}}
+	p.History = []store.PushEvent{{Seq: 1, Status: store.PushPushed, At: p.Created, By: p.CreatedBy}}
 	s.pushes[p.ID] = p
 	return p, nil
 }
 
-func (s *fakeStore) GetPush(_ context.Context, id string) (Push, error) {
+func (s *fakeStore) GetPush(_ context.Context, id string) (store.Push, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pushes[id]
@@ -190,12 +191,12 @@ func (s *fakeStore) GetPush(_ context.Context, id string) (Push, error) {
 	return p, nil
 }
 
-func (s *fakeStore) ListPushes(_ context.Context, f PushFilter) ([]Push, error) {
+func (s *fakeStore) ListPushes(_ context.Context, f store.PushFilter) ([]store.Push, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Push
+	var out []store.Push
 	for _, p := range s.pushes {
-		if (f.Direction == "" || p.Direction == f.Direction) && (f.Status == "" || p.Status == f.Status) {
+		if (f.Direction == "" || p.Direction == f.Direction) && (f.Status == 0 || p.Status == f.Status) {
 			out = append(out, p)
 		}
 	}
@@ -203,7 +204,7 @@ func (s *fakeStore) ListPushes(_ context.Context, f PushFilter) ([]Push, error) 
 	return out, nil
 }
 
-func (s *fakeStore) UpdatePush(_ context.Context, id string, u PushUpdate) (Push, error) {
+func (s *fakeStore) UpdatePush(_ context.Context, id string, u store.PushUpdate) (store.Push, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p, ok := s.pushes[id]
@@ -218,17 +219,17 @@ func (s *fakeStore) UpdatePush(_ context.Context, id string, u PushUpdate) (Push
 		return p, fmt.Errorf("push %s: cannot move from %s to %s: %w", id, p.Status, u.Status, ErrConflict)
 	}
 	p.Status, p.Reason, p.Feedback = u.Status, u.Reason, u.Feedback
-	p.History = append(p.History, PushEvent{Seq: len(p.History) + 1, Status: u.Status, By: u.By, Reason: u.Reason})
+	p.History = append(p.History, store.PushEvent{Seq: len(p.History) + 1, Status: u.Status, By: u.By, Reason: u.Reason})
 	s.pushes[id] = p
 	return p, nil
 }
 
-func (s *fakeStore) Deliveries(_ context.Context, kind, id string) ([]Delivery, error) {
+func (s *fakeStore) Deliveries(_ context.Context, kind, id string) ([]store.Delivery, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	var out []Delivery
+	var out []store.Delivery
 	for _, d := range s.deliveries {
-		if d.Kind == kind && d.RefID == id {
+		if d.Kind == kind && d.ItemID == id {
 			out = append(out, d)
 		}
 	}

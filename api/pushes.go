@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"linkctl/callflow"
+	"linkctl/store"
 )
 
 type pushBody struct {
@@ -18,8 +19,8 @@ type pushBody struct {
 	Category    string       `json:"category"`
 	Flags       []string     `json:"flags"`
 	Summary     string       `json:"summary"`
-	Contact     Contact      `json:"contact"`
-	Attachments []Attachment `json:"attachments"`
+	Contact     store.Contact      `json:"contact"`
+	Attachments []store.Attachment `json:"attachments"`
 	Ticket12345 string       `json:"ticket_12345"`
 	Ticket110   string       `json:"ticket_110"`
 	CallID      string       `json:"call_id"`
@@ -48,7 +49,7 @@ func (s *server) createPush(w http.ResponseWriter, r *http.Request, p Principal)
 		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "存储未就绪", "no store", ""))
 		return
 	}
-	push, err := s.opt.Store.CreatePush(r.Context(), Push{
+	push, err := s.opt.Store.CreatePush(r.Context(), store.Push{
 		Direction: callflow.Direction(b.Direction), Category: b.Category, Flags: b.Flags, Summary: b.Summary,
 		Contact: b.Contact, Attachments: b.Attachments, Ticket12345: b.Ticket12345, Ticket110: b.Ticket110,
 		CallID: b.CallID, CreatedBy: p.Name,
@@ -122,8 +123,6 @@ func (s *server) validatePush(p Principal, b pushBody) *apiError {
 
 var pushQueryKeys = []string{"direction", "status", "ticket", "limit"}
 
-var pushStatuses = []PushStatus{PushPushed, PushAccepted, PushHandled, PushFedBack, PushReturned}
-
 func (s *server) listPushes(w http.ResponseWriter, r *http.Request, p Principal) {
 	q := r.URL.Query()
 	for k := range q {
@@ -133,14 +132,18 @@ func (s *server) listPushes(w http.ResponseWriter, r *http.Request, p Principal)
 			return
 		}
 	}
-	f := PushFilter{Direction: callflow.Direction(q.Get("direction")), Status: PushStatus(q.Get("status")), Ticket: q.Get("ticket"), Limit: 100}
+	f := store.PushFilter{Direction: callflow.Direction(q.Get("direction")), Ticket: q.Get("ticket"), Limit: 100}
 	if f.Direction != "" && !slices.Contains(directions, string(f.Direction)) {
 		writeError(w, invalidField("direction", "应为 "+strings.Join(directions, " 或 "), "want "+strings.Join(directions, " or ")))
 		return
 	}
-	if f.Status != "" && !slices.Contains(pushStatuses, f.Status) {
-		writeError(w, invalidField("status", "未知状态", "unknown status "+strconv.Quote(string(f.Status))))
-		return
+	if v := q.Get("status"); v != "" {
+		st, err := store.ParsePushStatus(v)
+		if err != nil {
+			writeError(w, invalidField("status", "未知状态，可用：pushed, accepted, handled, fed-back, returned", err.Error()))
+			return
+		}
+		f.Status = st
 	}
 	if v := q.Get("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -175,7 +178,7 @@ func (s *server) listPushes(w http.ResponseWriter, r *http.Request, p Principal)
 
 // pushVisible returns what p may see of a push: 12345-side readers get the
 // redacted document (without a redactor, restricted pushes are hidden from them).
-func (s *server) pushVisible(p Principal, push Push) (any, bool, error) {
+func (s *server) pushVisible(p Principal, push store.Push) (any, bool, error) {
 	if p.Platform != string(callflow.Platform12345) {
 		return push, true, nil
 	}
@@ -238,8 +241,8 @@ func (s *server) pushFeedback(w http.ResponseWriter, r *http.Request, p Principa
 		writeError(w, invalidField("result", fmt.Sprintf("不超过 %d 字", maxSummaryRunes), fmt.Sprintf("at most %d characters", maxSummaryRunes)))
 		return
 	}
-	fb := &Feedback{Result: b.Result, Handler: b.Handler, Ticket: b.Ticket, OriginalTicket: b.OriginalTicket, At: s.opt.Now()}
-	s.updatePush(w, r, p, PushUpdate{Status: PushFedBack, By: p.Name, Ticket: b.Ticket, Feedback: fb})
+	fb := &store.Feedback{Result: b.Result, Handler: b.Handler, Ticket: b.Ticket, OriginalTicket: b.OriginalTicket, At: s.opt.Now()}
+	s.updatePush(w, r, p, store.PushUpdate{Status: store.PushFedBack, By: p.Name, Ticket: b.Ticket, Feedback: fb})
 }
 
 type statusBody struct {
@@ -248,7 +251,7 @@ type statusBody struct {
 	Ticket string `json:"ticket"`
 }
 
-var statusActions = map[string]PushStatus{"accept": PushAccepted, "handle": PushHandled, "return": PushReturned}
+var statusActions = map[string]store.PushStatus{"accept": store.PushAccepted, "handle": store.PushHandled, "return": store.PushReturned}
 
 // pushStatus moves a push: accept (受理), handle (办结), return (回流, reason required).
 func (s *server) pushStatus(w http.ResponseWriter, r *http.Request, p Principal) {
@@ -266,14 +269,14 @@ func (s *server) pushStatus(w http.ResponseWriter, r *http.Request, p Principal)
 		writeError(w, invalidField("status", "应为 accept（受理）、handle（办结）或 return（回流）", "want accept, handle or return, got "+strconv.Quote(b.Status)))
 		return
 	}
-	if st == PushReturned && strings.TrimSpace(b.Reason) == "" {
+	if st == store.PushReturned && strings.TrimSpace(b.Reason) == "" {
 		writeError(w, newError(http.StatusBadRequest, "missing_field", "回流必须填写原因", "reason is required to return a push", "reason"))
 		return
 	}
-	s.updatePush(w, r, p, PushUpdate{Status: st, By: p.Name, Reason: b.Reason, Ticket: b.Ticket})
+	s.updatePush(w, r, p, store.PushUpdate{Status: st, By: p.Name, Reason: b.Reason, Ticket: b.Ticket})
 }
 
-func (s *server) updatePush(w http.ResponseWriter, r *http.Request, p Principal, u PushUpdate) {
+func (s *server) updatePush(w http.ResponseWriter, r *http.Request, p Principal, u store.PushUpdate) {
 	if s.opt.Store == nil {
 		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "存储未就绪", "no store", ""))
 		return

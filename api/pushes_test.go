@@ -7,6 +7,7 @@ import (
 
 	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 func TestPushLifecycle(t *testing.T) {
@@ -103,7 +104,7 @@ func TestPushValidation(t *testing.T) {
 
 func TestRestrictedPushHiddenFrom12345(t *testing.T) {
 	st := newFakeStore()
-	p, _ := st.CreatePush(t.Context(), Push{Direction: callflow.Dir110To12345, Category: "涉案", Restricted: true, Summary: "x", Ticket110: "JQ-1"})
+	p, _ := st.CreatePush(t.Context(), store.Push{Direction: callflow.Dir110To12345, Category: "涉案", Restricted: true, Summary: "x", Ticket110: "JQ-1"})
 	srv := testServer(t, Options{Store: st})
 	if a := call(t, srv, "GET", "/v1/pushes/"+p.ID, tokSup12345, ""); a.status != 404 {
 		t.Fatalf("restricted push shown to 12345: %d %s", a.status, a.raw)

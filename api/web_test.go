@@ -18,6 +18,7 @@ import (
 
 	"linkctl/callflow"
 	"linkctl/config"
+	"linkctl/store"
 )
 
 // The supervisor page in a real headless Chromium, driven over the DevTools
@@ -32,7 +33,7 @@ func TestSupervisorPageInChromium(t *testing.T) {
 	}
 	st := newFakeStore(sampleCall("demo-1", time.Now().Add(-2*time.Minute)))
 	m := mustMatters(t)
-	st.stats = DailyStats{Calls: 1, TransfersByDirection: map[string]int{"12345->110": 1}, TransfersByOutcome: map[string]int{"completed": 1}}
+	st.stats = store.DailyStats{Calls: 1, Transfers: 1, ByDirection: map[string]int{"12345->110": 1}, ByOutcome: map[string]int{"completed": 1}}
 	// Dev mode (no tokens): the page's loopback requests act as admin.
 	srv := testServer(t, Options{Store: st, Tokens: []config.APIToken{}, Matters: func() *config.Matters { return m }})
 

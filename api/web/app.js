@@ -245,6 +245,11 @@
     div.appendChild(ul);
     return div;
   }
+  function relabel(obj, names) {
+    const out = {};
+    for (const k in obj || {}) out[names[k] || k] = obj[k];
+    return out;
+  }
   function num(title, v) {
     const div = el("div", { "class": "fig num" });
     div.appendChild(el("h4", {}, title));
@@ -258,13 +263,16 @@
       const s = await api("/v1/stats/daily" + (d ? "?date=" + d : ""));
       body.textContent = "";
       body.appendChild(num("通话数", s.calls || 0));
+      body.appendChild(num("转办数", s.transfers || 0));
       body.appendChild(num("无应答回退", s.no_answer_fallbacks || 0));
       body.appendChild(num("回流", s.bounce_backs || 0));
       body.appendChild(num("对方接听中位时长（秒）", (s.median_answer_seconds || 0).toFixed(1)));
-      body.appendChild(kv("按方向", s.transfers_by_direction));
-      body.appendChild(kv("按结果", s.transfers_by_outcome));
+      body.appendChild(kv("按方向", s.by_direction));
+      body.appendChild(kv("按方式", relabel(s.by_mode, MODE)));
+      body.appendChild(kv("按结果", s.by_outcome));
       body.appendChild(kv("三方通话处置", s.three_way_resolutions));
-      body.appendChild(kv("按事项分类", s.transfers_by_category));
+      body.appendChild(kv("系统推送", s.pushes));
+      body.appendChild(kv("按事项分类", s.by_category));
     } catch (e) {
       body.textContent = "";
       body.appendChild(el("p", { "class": "error" }, "统计加载失败：" + e.message));
