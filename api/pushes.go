@@ -15,15 +15,15 @@ import (
 )
 
 type pushBody struct {
-	Direction   string       `json:"direction"`
-	Category    string       `json:"category"`
-	Flags       []string     `json:"flags"`
-	Summary     string       `json:"summary"`
+	Direction   string             `json:"direction"`
+	Category    string             `json:"category"`
+	Flags       []string           `json:"flags"`
+	Summary     string             `json:"summary"`
 	Contact     store.Contact      `json:"contact"`
 	Attachments []store.Attachment `json:"attachments"`
-	Ticket12345 string       `json:"ticket_12345"`
-	Ticket110   string       `json:"ticket_110"`
-	CallID      string       `json:"call_id"`
+	Ticket12345 string             `json:"ticket_12345"`
+	Ticket110   string             `json:"ticket_110"`
+	CallID      string             `json:"call_id"`
 }
 
 const (
