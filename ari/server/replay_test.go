@@ -87,12 +87,12 @@ func loadTrace(t *testing.T, name string) (items []traceItem, events []map[strin
 // sent by then; inbound calls and caller hangups are played by Sim phones where
 // the trace shows their StasisStart / cause-less ChannelHangupRequest.
 type replay struct {
-	t        *testing.T
-	h        *harness
-	ids      map[string]string // trace id -> our id
-	calls    map[string]*sim.Call
-	before   map[int]func(r *replay) // extra actions before the n-th request
-	headers  []engine.Header
+	t       *testing.T
+	h       *harness
+	ids     map[string]string // trace id -> our id
+	calls   map[string]*sim.Call
+	before  map[int]func(r *replay) // extra actions before the n-th request
+	headers []engine.Header
 }
 
 var timeoutRe = regexp.MustCompile(`timeout=(\d+)`)
@@ -291,7 +291,9 @@ func lenOf(v any) int {
 	return -1
 }
 
-func fast(b sim.Behavior) sim.Script { return sim.Script{Behavior: b, AnswerAfter: 30 * time.Millisecond} }
+func fast(b sim.Behavior) sim.Script {
+	return sim.Script{Behavior: b, AnswerAfter: 30 * time.Millisecond}
+}
 
 func TestTraces(t *testing.T) {
 	cases := []struct {
@@ -354,4 +356,3 @@ func TestTraces(t *testing.T) {
 		})
 	}
 }
-

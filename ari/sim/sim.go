@@ -70,6 +70,8 @@ type Script struct {
 	HangupAfter time.Duration
 	// ToneHz > 0 makes the phone talk: a sine at this frequency as its media.
 	ToneHz float64
+	// ToneLevel is the sine's peak amplitude (default 8000).
+	ToneLevel int16
 }
 
 // Tech is the Sim channel technology: simulated phones that talk to the switch
@@ -204,7 +206,10 @@ func (p *Phone) newCall(incoming bool) *Call {
 	p.mu.Lock()
 	p.calls = append(p.calls, c)
 	if p.script.ToneHz > 0 {
-		c.port = &port{freq: p.script.ToneHz}
+		c.port = &port{freq: p.script.ToneHz, level: p.script.ToneLevel}
+		if c.port.level == 0 {
+			c.port.level = 8000
+		}
 	}
 	p.mu.Unlock()
 	return c
@@ -537,6 +542,7 @@ func (t *Tech) Endpoints() []engine.EndpointInfo {
 type port struct {
 	mu    sync.Mutex
 	freq  float64
+	level int16
 	phase float64
 	last  [2 * engine.FrameSamples]int16 // the two most recent frames heard
 }
@@ -546,7 +552,7 @@ func (p *port) ReadFrame(buf []int16) bool {
 	defer p.mu.Unlock()
 	step := 2 * math.Pi * p.freq / 8000
 	for i := range buf {
-		buf[i] = int16(8000 * math.Sin(p.phase))
+		buf[i] = int16(float64(p.level) * math.Sin(p.phase))
 		p.phase += step
 	}
 	p.phase = math.Mod(p.phase, 2*math.Pi)
@@ -558,6 +564,16 @@ func (p *port) WriteFrame(f []int16) {
 	copy(p.last[:], p.last[engine.FrameSamples:])
 	copy(p.last[engine.FrameSamples:], f)
 	p.mu.Unlock()
+}
+
+// Heard returns the last 40 ms the phone heard (nil without media).
+func (c *Call) Heard() []int16 {
+	if c.port == nil {
+		return nil
+	}
+	c.port.mu.Lock()
+	defer c.port.mu.Unlock()
+	return append([]int16(nil), c.port.last[:]...)
 }
 
 // Hears reports whether freq is a strong component of what the phone heard in the last 40 ms.
