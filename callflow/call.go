@@ -240,12 +240,15 @@ func (cl *call) begin() {
 	cl.caller.answered = true
 	cl.rec.Answered = now()
 	cl.recLeg(cl.caller).Answered = cl.rec.Answered
-	_ = cl.cmd("stamp", func(ctx context.Context) error { return pbx.SetVar(ctx, cl.caller.id, VarCallID, cl.id) })
+	_ = cl.cmd("ring caller", func(ctx context.Context) error { return pbx.Ring(ctx, cl.caller.id) })
+	// Stamp the caller so that a restarted controller finds the call again.
+	for _, kv := range [][2]string{{VarCallID, cl.id}, {VarRole, string(RoleCitizen)}, {VarPlatform, string(cl.rec.FirstPlatform)}} {
+		_ = cl.cmd("stamp", func(ctx context.Context) error { return pbx.SetVar(ctx, cl.caller.id, kv[0], kv[1]) })
+	}
 	cl.readInboundHeaders()
 	if err := cl.cmd("bridge create", func(ctx context.Context) error { return pbx.CreateBridge(ctx, cl.bridgeID) }); err != nil {
 		cl.log.Error("cannot create the call bridge", zap.Error(err))
 	}
-	_ = cl.cmd("ring caller", func(ctx context.Context) error { return pbx.Ring(ctx, cl.caller.id) })
 	cl.startRouting(cl.rec.FirstPlatform)
 }
 
@@ -365,6 +368,8 @@ func (cl *call) handle(m any) {
 		cl.timer(e)
 	case reconcileMsg:
 		cl.reconcile()
+	case recoverMsg:
+		cl.recover(e)
 	case StasisStart:
 		cl.stasisStart(e)
 	case DTMFReceived:

@@ -127,6 +127,7 @@ func (c *Controller) dispatch(ctx context.Context, ev Event) {
 	switch e := ev.(type) {
 	case Connected:
 		c.log.Info("pbx events connected", zap.Bool("reconnect", e.Reconnect))
+		c.recoverCalls(ctx)
 		if e.Reconnect {
 			c.mu.Lock()
 			for _, cl := range c.calls {

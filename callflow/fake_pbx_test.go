@@ -87,6 +87,14 @@ func (f *fakePBX) Originate(ctx context.Context, req OriginateRequest) error {
 	}
 	f.chans[req.ChannelID] = &fchan{id: req.ChannelID, endpoint: req.Endpoint, originated: true, playing: map[string]bool{}}
 	f.origVars[req.ChannelID] = req.Variables
+	for k, v := range req.Variables {
+		if !strings.HasPrefix(k, "PJSIP_") {
+			if f.vars[req.ChannelID] == nil {
+				f.vars[req.ChannelID] = map[string]string{}
+			}
+			f.vars[req.ChannelID][k] = v
+		}
+	}
 	id := req.ChannelID
 	go func() {
 		time.Sleep(b.delay)
