@@ -45,28 +45,34 @@ func TestFullDiskReportedLoudlyCallsGoOn(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	accepted := make(chan error, 1)
+	// Calls keep arriving: every SaveCall returns at once, until the buffer of
+	// 20 distinct calls is full; then a new call is refused, a newer version of
+	// a buffered call is not.
+	var refused error
+	n := 0
+	done := make(chan struct{})
 	go func() {
-		for i := 1; i <= 20; i++ {
+		defer close(done)
+		for i := 1; i <= 200; i++ {
 			if err := s.SaveCall(bigCall(fmt.Sprintf("C-%d", i), 1)); err != nil {
-				accepted <- err
+				refused = err
 				return
 			}
+			n++
+			if i == 20 { // let the writer meet the full disk
+				for deadline := time.Now().Add(5 * time.Second); s.Healthy(ctx) == nil && time.Now().Before(deadline); {
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
 		}
-		accepted <- nil
 	}()
 	select {
-	case err := <-accepted:
-		if err != nil {
-			t.Fatal(err)
-		}
-	case <-time.After(3 * time.Second):
+	case <-done:
+	case <-time.After(10 * time.Second):
 		t.Fatal("SaveCall waited on a full database")
 	}
-	// The buffer holds 20 distinct calls: a 21st is refused, a newer version of a buffered one is not.
-	waitFor(t, func() bool { return s.Healthy(ctx) != nil })
-	if err := s.SaveCall(bigCall("C-21", 1)); !errors.Is(err, ErrQueueFull) {
-		t.Fatalf("21st call while full: %v, want ErrQueueFull", err)
+	if !errors.Is(refused, ErrQueueFull) || n < 20 {
+		t.Fatalf("after %d calls: %v, want ErrQueueFull once the buffer of 20 is full", n, refused)
 	}
 	if err := s.SaveCall(bigCall("C-5", 2)); err != nil {
 		t.Fatalf("newer version of a buffered call: %v", err)
@@ -94,8 +100,8 @@ func TestFullDiskReportedLoudlyCallsGoOn(t *testing.T) {
 	s2 := openStore(t, cfg, nil)
 	defer s2.Close()
 	all, err := s2.ListCalls(ctx, CallFilter{Limit: 100})
-	if err != nil || len(all) != 21 {
-		t.Fatalf("after recovery and restart: %d calls (%v), want 21", len(all), err)
+	if err != nil || len(all) != n+1 {
+		t.Fatalf("after recovery and restart: %d calls (%v), want %d", len(all), err, n+1)
 	}
 	if got, _ := s2.GetCall(ctx, "C-5"); got.Version != 2 {
 		t.Fatalf("C-5 v%d, want v2", got.Version)

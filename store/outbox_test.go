@@ -321,15 +321,20 @@ func TestNewerVersionSupersedesUndelivered(t *testing.T) {
 	sink.setDown(true)
 	cfg := sqliteCfg(t)
 	cfg.TicketSystems = []config.TicketSystemConfig{sinkCfg("110", srv.URL, "k", time.Second)}
+	cfg.Outbox.BackoffMin = config.Duration(time.Hour) // v5 is tried once, then waits
+	cfg.Outbox.BackoffMax = cfg.Outbox.BackoffMin
 	s := openStore(t, cfg, nil)
 	defer s.Close()
 	s.SaveCall(transferredCall("C-1", 5, true))
 	flush(t, s)
+	waitFor(t, func() bool {
+		ds, _ := s.Deliveries(context.Background(), "call", "C-1")
+		return len(ds) == 1 && ds[0].Attempts == 1
+	})
+	sink.setDown(false)
 	upd := transferredCall("C-1", 6, true)
 	upd.Ticket110 = "JQ-new"
 	s.SaveCall(upd)
-	flush(t, s)
-	sink.setDown(false)
 	ds := waitDeliveries(t, s, "call", "C-1", 1, DeliveryDelivered)
 	if len(ds) != 2 || ds[0].State != DeliverySuperseded || ds[1].IdempotencyKey != CallIdempotencyKey("C-1", 6) {
 		t.Fatalf("deliveries %+v, want v5 superseded and v6 delivered", ds)
