@@ -146,6 +146,19 @@ func (c *conn) open() {
 			ch <- e
 		}
 	}(ws, c.events)
+	// The application is registered once the upgrade is handled; wait until
+	// ARI lists it so nothing is originated into a not-yet-known app.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		st, _ := c.do("GET", "/applications/"+url.PathEscape(c.tg.app), nil, nil)
+		if st == 200 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.t.Fatalf("application %s not registered 5 s after the websocket connected (last status %d)", c.tg.app, st)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func (c *conn) reconnect() {
@@ -291,4 +304,3 @@ func errBody(t *testing.T, b []byte) map[string]string {
 	}
 	return m
 }
-
