@@ -76,8 +76,9 @@ type call struct {
 	dtmfInfo  bool
 	key       string
 
-	uas *sipgo.DialogServerSession
-	uac *sipgo.DialogClientSession
+	uas      *sipgo.DialogServerSession
+	inviteTx sip.ServerTransaction // inbound: the INVITE's transaction, for final responses
+	uac      *sipgo.DialogClientSession
 
 	media  MediaSession
 	sessID uint64

@@ -69,7 +69,7 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c := &call{
 		t: t, dir: inbound, log: log, endpoint: endpoint, transport: transport, dtmfInfo: dtmfInfo,
-		uas: dlg, media: ms, sessID: uint64(rand.Uint32()), finalSent: make(chan struct{}),
+		uas: dlg, inviteTx: tx, media: ms, sessID: uint64(rand.Uint32()), finalSent: make(chan struct{}),
 	}
 	toTag, _ := dlg.InviteRequest.To().Params.Get("tag")
 	c.key = dialogKey(callID, toTag)
@@ -100,9 +100,9 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		status, phrase := sipcause.ToSIP(cause)
 		log.Info("inbound call rejected", zap.String("exten", in.Exten), zap.Int("cause", cause), zap.Int("status", status), zap.Error(err))
 		ms.Close()
-		if werr := dlg.Respond(status, phrase, nil, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)), sip.NewHeader("Server", t.cfg.UserAgent)); werr != nil {
-			log.Debug("reject response", zap.Error(werr))
-		}
+		// Straight to the transaction: it absorbs the ACK and retransmits;
+		// nobody needs to wait for that.
+		t.respond(tx, dlg.InviteRequest, status, phrase, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)))
 		dlg.Close()
 		return
 	}
@@ -312,13 +312,8 @@ func (t *Tech) Hangup(ch engine.ChannelControl, cause int) error {
 	switch {
 	case c.dir == inbound && from < stateUp:
 		status, phrase := sipcause.ToSIP(cause)
-		go func() {
-			err := c.uas.Respond(status, phrase, nil, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)), sip.NewHeader("Server", t.cfg.UserAgent))
-			if err != nil {
-				c.log.Debug("final response", zap.Error(err))
-			}
-			c.release()
-		}()
+		t.respond(c.inviteTx, c.uas.InviteRequest, status, phrase, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)))
+		c.release()
 	case c.dir == outbound && from < stateUp:
 		c.mu.Lock()
 		canCancel := c.provisional
