@@ -77,12 +77,20 @@ func (o Offer) Marshal() ([]byte, error) {
 // offered, mirrors the direction (sendonly -> recvonly, ...) and rejects (port 0) any
 // other media stream. Errors wrap ErrSDPMalformed, ErrNoAudio or ErrNoCommonCodec.
 func AnswerOffer(offer []byte, local *net.UDPAddr, supported []Codec) (answer []byte, neg Negotiated, err error) {
-	return AnswerOfferWith(offer, local, supported, 0, "")
+	return AnswerOfferWith(offer, local, supported, AnswerOptions{})
 }
 
-// AnswerOfferWith is AnswerOffer with our own session id (0 = derived from the
-// offer) and our own direction wish ("" = sendrecv), combined with the offer's direction.
-func AnswerOfferWith(offer []byte, local *net.UDPAddr, supported []Codec, sessID uint64, ourDir string) (answer []byte, neg Negotiated, err error) {
+// AnswerOptions refine AnswerOfferWith.
+type AnswerOptions struct {
+	// SessionID and Version of our o= line (0: derived from the offer). A UA
+	// answering re-INVITEs must keep SessionID and increase Version when its SDP changes.
+	SessionID, Version uint64
+	// Direction is what we want ("" = sendrecv); the answer combines it with the offer's.
+	Direction string
+}
+
+// AnswerOfferWith is AnswerOffer with our own o= line and direction wish.
+func AnswerOfferWith(offer []byte, local *net.UDPAddr, supported []Codec, opts AnswerOptions) (answer []byte, neg Negotiated, err error) {
 	sd, err := parseSDP(offer)
 	if err != nil {
 		return nil, Negotiated{}, err
@@ -91,12 +99,15 @@ func AnswerOfferWith(offer []byte, local *net.UDPAddr, supported []Codec, sessID
 	if err != nil {
 		return nil, Negotiated{}, fmt.Errorf("answer offer: %w", err)
 	}
+	sessID, version := opts.SessionID, opts.Version
 	if sessID == 0 {
 		sessID = sd.Origin.SessionID ^ 0x5bd1e995
 	}
-	codecs := []Codec{neg.Codec}
-	dir := answerDirection(neg.Direction, orSendRecv(ourDir))
-	out, err := marshalSDP(local, sessID, sessID, codecs, neg.DTMFPT, dir, &rejectPlan{count: len(sd.MediaDescriptions), keep: idx, sd: sd})
+	if version == 0 {
+		version = sessID
+	}
+	dir := answerDirection(neg.Direction, orSendRecv(opts.Direction))
+	out, err := marshalSDP(local, sessID, version, []Codec{neg.Codec}, neg.DTMFPT, dir, &rejectPlan{count: len(sd.MediaDescriptions), keep: idx, sd: sd})
 	if err != nil {
 		return nil, Negotiated{}, err
 	}
