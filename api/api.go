@@ -37,6 +37,8 @@ type Options struct {
 	Tokens []config.APIToken
 	// MaxBodyBytes caps request bodies (default 64 KiB).
 	MaxBodyBytes int64
+	// SoftkeyTimeout bounds how long a softkey request waits for the controller (default 5s).
+	SoftkeyTimeout time.Duration
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
 	Logger    *zap.Logger
@@ -102,6 +104,9 @@ func New(opt Options) http.Handler {
 	}
 	if opt.Heartbeat <= 0 {
 		opt.Heartbeat = 15 * time.Second
+	}
+	if opt.SoftkeyTimeout <= 0 {
+		opt.SoftkeyTimeout = 5 * time.Second
 	}
 	if opt.ReadyTimeout <= 0 {
 		opt.ReadyTimeout = 2 * time.Second

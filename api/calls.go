@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -104,7 +105,9 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 	if req.ChannelID == "" && isLeg {
 		req.ChannelID = leg.ChannelID
 	}
-	res, err := s.opt.Controller.Softkey(r.Context(), req)
+	ctx, cancel := context.WithTimeout(r.Context(), s.opt.SoftkeyTimeout)
+	defer cancel()
+	res, err := s.opt.Controller.Softkey(ctx, req)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("softkey %s on call %s: %w", b.Key, callID, err), zap.String("call_id", callID), zap.String("agent", agent))
 		return

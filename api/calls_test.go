@@ -88,6 +88,19 @@ func TestSoftkeyControllerAnswers(t *testing.T) {
 	}
 }
 
+func TestSoftkeyBoundedInTime(t *testing.T) {
+	ctl := newFakeController(sampleCall("c1", t0))
+	ctl.answer = nil
+	hung := make(chan struct{})
+	defer close(hung)
+	ctl.block = hung
+	srv := testServer(t, Options{Controller: ctl, SoftkeyTimeout: 50 * time.Millisecond})
+	a := call(t, srv, "POST", "/v1/calls/c1/softkeys", tokAgent12345, `{"key":"cancel"}`)
+	if a.status != 504 || a.errField("code") != "timeout" {
+		t.Fatalf("a controller that never answers: %d %s", a.status, a.raw)
+	}
+}
+
 func TestSoftkeyUnknownCall(t *testing.T) {
 	srv := testServer(t, Options{Controller: newFakeController()})
 	a := call(t, srv, "POST", "/v1/calls/nope/softkeys", tokAdmin, `{"key":"cancel","agent":"a12345-1001"}`)

@@ -19,6 +19,7 @@ type fakeController struct {
 	got      []callflow.SoftkeyRequest
 	answer   func(callflow.SoftkeyRequest) (callflow.SoftkeyResult, error)
 	reloaded *config.Matters
+	block    chan struct{} // when set, Softkey waits for it or the context, like a busy call goroutine
 }
 
 func newFakeController(recs ...callflow.CallRecord) *fakeController {
@@ -29,11 +30,18 @@ func newFakeController(recs ...callflow.CallRecord) *fakeController {
 	return c
 }
 
-func (c *fakeController) Softkey(_ context.Context, req callflow.SoftkeyRequest) (callflow.SoftkeyResult, error) {
+func (c *fakeController) Softkey(ctx context.Context, req callflow.SoftkeyRequest) (callflow.SoftkeyResult, error) {
 	c.mu.Lock()
 	c.got = append(c.got, req)
-	answer := c.answer
+	answer, block := c.answer, c.block
 	c.mu.Unlock()
+	if block != nil {
+		select {
+		case <-block:
+		case <-ctx.Done():
+			return callflow.SoftkeyResult{Reason: "操作超时"}, fmt.Errorf("softkey %s: %w", req.Key, ctx.Err())
+		}
+	}
 	if answer != nil {
 		return answer(req)
 	}

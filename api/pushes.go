@@ -282,6 +282,19 @@ func (s *server) updatePush(w http.ResponseWriter, r *http.Request, p Principal,
 		return
 	}
 	id := r.PathValue("id")
+	if p.Platform != "" {
+		// Only the receiving platform accepts, handles, returns or feeds back.
+		cur, err := s.opt.Store.GetPush(r.Context(), id)
+		if err != nil {
+			s.fail(w, r, fmt.Errorf("get push %s: %w", id, err), zap.String("push_id", id))
+			return
+		}
+		if to := string(cur.To()); to != p.Platform {
+			writeError(w, newError(http.StatusForbidden, "forbidden",
+				"只有接收方（"+to+" 平台）可以变更该推送的状态", "only the receiving platform ("+to+") may change this push", ""))
+			return
+		}
+	}
 	push, err := s.opt.Store.UpdatePush(r.Context(), id, u)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("update push %s to %s: %w", id, u.Status, err), zap.String("push_id", id))

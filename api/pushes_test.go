@@ -28,6 +28,7 @@ func TestPushLifecycle(t *testing.T) {
 		want                    int
 		status, field           string
 	}{
+		{"sender cannot accept its own push", "/status", tokAgent12345, `{"status":"accept"}`, 403, "", ""},
 		{"return needs reason", "/status", tokAgent110, `{"status":"return"}`, 400, "", "reason"},
 		{"unknown action", "/status", tokAgent110, `{"status":"approve"}`, 400, "", "status"},
 		{"accept", "/status", tokAgent110, `{"status":"accept","ticket":"JQ-555"}`, 200, "accepted", ""},

@@ -286,8 +286,12 @@
     const src = new EventSource(url);
     state.source = src;
     const live = $("live");
-    src.onopen = () => { live.textContent = "● 实时"; live.className = "live on"; };
-    src.onerror = () => { live.textContent = "● 重连中"; live.className = "live off"; };
+    let dropped = false;
+    src.onopen = () => {
+      live.textContent = "● 实时"; live.className = "live on";
+      if (dropped) { dropped = false; loadCalls(); } // catch up on what the gap missed
+    };
+    src.onerror = () => { dropped = true; live.textContent = "● 重连中"; live.className = "live off"; };
     src.addEventListener("call", (ev) => {
       let c;
       try { c = JSON.parse(ev.data); } catch (e) { return; }
