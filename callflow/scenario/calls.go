@@ -200,3 +200,30 @@ func phoneTransferKey(s *Step) {
 	s.Notef("agent phone transfer states: %v", agent.TransferStates())
 	s.hangupAndCheck(c, id)
 }
+
+// RestartDuringTransfer: linkctl dies while 110 rings; the restarted controller finds
+// the call from the channel stamps, cancels the ringing leg and gives the caller back
+// to the first agent. Not part of the demo list (it restarts the controller).
+func RestartDuringTransfer() Scenario {
+	return Scenario{"restart while 110 rings -> caller back with first agent", restartDuringTransfer}
+}
+
+func restartDuringTransfer(s *Step) {
+	target := s.manual(Agent110)
+	c, id := s.dial("12345", Agent12345)
+	if res := s.softkey(id, callflow.KeyTransfer, s.category(callflow.Dir12345To110)); !res.Accepted {
+		s.Fatalf("transfer refused: %s", res.Reason)
+	}
+	leg := s.incoming(target, Agent110)
+	s.waitState(id, callflow.StateTransferRinging)
+	if err := s.env.RestartController(s.ctx); err != nil {
+		s.Fatalf("restart: %v", err)
+	}
+	s.bridged(c, "after restart", Agent12345)
+	s.eventually("ringing 110 leg cancelled", func() bool { return leg.State() == sim.CallEnded })
+	r := s.waitState(id, callflow.StateTalking)
+	if r.OwnerPlatform != callflow.Platform12345 {
+		s.Errorf("owner %s", r.OwnerPlatform)
+	}
+	s.hangupAndCheck(c, id)
+}

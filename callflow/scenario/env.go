@@ -109,6 +109,40 @@ func StartWith(ctx context.Context, cfg *config.Config, log *zap.Logger, wrap fu
 	return env, nil
 }
 
+// RestartController drops the controller and its ARI connection (the switch keeps
+// every call up, as Asterisk does when linkctl dies) and starts fresh ones, which
+// must find the calls again from the channels' stamps.
+func (e *Env) RestartController(ctx context.Context) error {
+	e.cancel()
+	select {
+	case <-e.done:
+	case <-time.After(3 * time.Second):
+		return errors.New("old controller did not stop")
+	}
+	pbx, err := client.New(client.Options{URL: e.Switch.URL, WebsocketURL: e.Switch.WebsocketURL, Username: e.Switch.Username, Password: e.Switch.Password,
+		Application: e.Config.ARI.Application, RequestTimeout: e.Config.ARI.RequestTimeout.D(), Logger: e.Log.Named("ari")})
+	if err != nil {
+		return err
+	}
+	ctl, err := callflow.New(pbx, callflow.Options{Config: e.Config.Controller, Matters: e.Config.Matters, Logger: e.Log.Named("callflow")})
+	if err != nil {
+		return err
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	e.PBX, e.Controller, e.cancel, e.done = pbx, ctl, cancel, make(chan struct{})
+	done := e.done
+	go func() { _ = pbx.Run(rctx) }()
+	go func() { defer close(done); _ = ctl.Run(rctx) }()
+	deadline := time.Now().Add(readyWithin)
+	for !pbx.Connected() {
+		if time.Now().After(deadline) {
+			return errors.New("restarted controller did not connect")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return nil
+}
+
 // Close stops the controller, the adapter and the switch.
 func (e *Env) Close() {
 	e.cancel()

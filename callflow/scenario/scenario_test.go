@@ -31,3 +31,22 @@ func TestScenarios(t *testing.T) {
 		})
 	}
 }
+
+func TestRestartDuringTransfer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenarios skipped in -short mode")
+	}
+	ctx := context.Background()
+	env, err := Start(ctx, nil, zaptest.NewLogger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	res := Run(ctx, env, RestartDuringTransfer())
+	var buf bytes.Buffer
+	Print(&buf, res)
+	t.Log("\n" + buf.String())
+	if !res.Pass {
+		t.Errorf("failed: %v", res.Failures)
+	}
+}
