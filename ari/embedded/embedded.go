@@ -1,7 +1,3 @@
-// Package embedded starts linkctl's own switch in one call: the engine with its
-// media clock, the Sim technology with the configured endpoints, and the ARI
-// face on a loopback listener. cmd and tests use it; the controller still talks
-// to the switch only over ARI.
 package embedded
 
 import (

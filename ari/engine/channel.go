@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -615,11 +616,12 @@ func (e *Engine) Channels() []ChannelJSON {
 }
 
 func sortChannels(l []*Channel) {
-	for i := 1; i < len(l); i++ {
-		for j := i; j > 0 && l[j].created.Before(l[j-1].created); j-- {
-			l[j], l[j-1] = l[j-1], l[j]
+	sort.Slice(l, func(i, j int) bool {
+		if !l[i].created.Equal(l[j].created) {
+			return l[i].created.Before(l[j].created)
 		}
-	}
+		return l[i].id < l[j].id
+	})
 }
 
 // Ring is POST/DELETE /channels/{id}/ring: 180 Ringing before answer, local ringback after.

@@ -21,7 +21,10 @@ func TestNativeClient(t *testing.T) {
 	if err != nil {
 		t.Fatalf("native.Connect: %v", err)
 	}
-	defer cl.Close()
+	// No cl.Close(): in ari/v5 v5.3.1 Close writes c.connected while the client's
+	// listen goroutine writes it too (client.go:177 vs :363), a data race under
+	// -race. The client is left to fail its reconnects once the switch stops.
+	_ = cl
 	sub := cl.Bus().Subscribe(nil, ari.Events.All)
 	defer sub.Cancel()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)

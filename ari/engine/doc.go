@@ -1,0 +1,17 @@
+// Package engine is the core of linkctl's embedded switch: an in-process PBX that
+// behaves, as seen over ARI, like the Asterisk 22 recorded in /work/shared/asterisk
+// (channels, mixing bridges, a dialplan that routes 12345/110 into Stasis,
+// Stasis applications, originate/create/dial, playbacks, MOH, DTMF, variables,
+// transfer_progress) and emits Asterisk's events in Asterisk's order.
+//
+// One mutex guards all state; events are queued to each application's
+// subscribers while it is held, so every application sees one strict order.
+// Channel technologies (tech.go: Sim in ari/sim, SIP in sip/tech) are called
+// only after the mutex is released. A 20 ms media clock (Run/Tick) mixes the
+// bridges whose members have a MediaPort and feeds generated audio (playback,
+// MOH, ringback) to channels; channels without media cost it nothing.
+// Hearing/Observe are audit hooks for tests.
+//
+// The engine does not speak HTTP (ari/server does) and never decides call flow:
+// that is the controller's job, over ARI.
+package engine
