@@ -47,7 +47,7 @@ func (s *Store) SaveCall(rec callflow.CallRecord) error {
 			s.mu.Unlock()
 			return nil // an older version arrived late; the newer one is queued
 		}
-	} else if len(s.pending)+s.inflight >= s.cfg.WriteQueue {
+	} else if len(s.pending)+len(s.inflight) >= s.cfg.WriteQueue {
 		n := s.dropped.Add(1)
 		s.mu.Unlock()
 		s.log.Error("call record dropped: write buffer full", zap.String("call_id", rec.ID),
@@ -118,11 +118,14 @@ func (s *Store) flushOnce(ctx context.Context) int {
 		batch[i] = b.rec
 		delete(s.pending, b.rec.ID)
 	}
-	s.inflight = len(batch)
+	s.inflight = make(map[string]callflow.CallRecord, len(batch))
+	for _, rec := range batch {
+		s.inflight[rec.ID] = rec
+	}
 	s.mu.Unlock()
 	defer func() {
 		s.mu.Lock()
-		s.inflight = 0
+		s.inflight = nil
 		s.mu.Unlock()
 	}()
 	queued := 0
@@ -277,7 +280,7 @@ func (s *Store) Flush(ctx context.Context) error {
 	defer t.Stop()
 	for {
 		s.mu.Lock()
-		n := len(s.pending) + s.inflight
+		n := len(s.pending) + len(s.inflight)
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -301,8 +304,11 @@ func (s *Store) Flush(ctx context.Context) error {
 func (s *Store) GetCall(ctx context.Context, id string) (callflow.CallRecord, error) {
 	s.mu.Lock()
 	buf, inBuf := s.pending[id]
-	s.mu.Unlock()
 	buffered := buf.rec
+	if fl, ok := s.inflight[id]; ok && (!inBuf || fl.Version > buffered.Version) {
+		buffered, inBuf = fl, true
+	}
+	s.mu.Unlock()
 	var doc string
 	err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT doc FROM calls WHERE id = ?`), id).Scan(&doc)
 	if errors.Is(err, sql.ErrNoRows) || (err != nil && inBuf) {

@@ -34,7 +34,7 @@ type Store struct {
 	mu       sync.Mutex
 	pending  map[string]buffered
 	bufSeq   uint64
-	inflight int // records taken from pending by the running transaction
+	inflight map[string]callflow.CallRecord // taken from pending by the running transaction
 	closed   bool
 	wake     chan struct{}
 	dropped  atomic.Int64
