@@ -489,3 +489,71 @@ func TestControllerStopLeavesChannelsUp(t *testing.T) {
 		t.Errorf("stopping the controller must not hang anyone up; %d channels left", h.f.liveChannels())
 	}
 }
+
+func TestAgentGroupStrategies(t *testing.T) {
+	const ep1002 = "Sim/a12345-1002"
+	tests := []struct {
+		strategy string
+		behave   map[string]fbehave
+		want     string
+	}{
+		{"ring-all", map[string]fbehave{ep1001: {kind: "answer", delay: 80 * time.Millisecond}, ep1002: {kind: "answer", delay: 10 * time.Millisecond}}, ep1002},
+		{"round-robin", map[string]fbehave{ep1001: {kind: "busy"}, ep1002: {kind: "answer"}}, ep1002},
+		{"round-robin", map[string]fbehave{ep1001: {kind: "answer"}, ep1002: {kind: "unavailable"}}, ep1001},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy, func(t *testing.T) {
+			h := newHarness(t, tt.behave, func(c *config.ControllerConfig) {
+				c.Groups["12345"] = config.GroupConfig{Agents: []string{ep1001, ep1002}, Strategy: tt.strategy, RingTimeout: config.Duration(time.Second)}
+			})
+			id := h.call("12345")
+			if p := h.f.partners("cit-12345"); !slices.Equal(p, []string{tt.want}) {
+				t.Errorf("caller with %v, want %s", p, tt.want)
+			}
+			eventually(t, "only the answering agent left", func() bool { return h.f.liveChannels() == 2 })
+			h.callerHangsUpAndAllIsClean(id, "cit-12345")
+		})
+	}
+}
+
+func TestEmergencyRefusedOn110(t *testing.T) {
+	h := newHarness(t, map[string]fbehave{ep2001: {kind: "answer"}}, nil)
+	id := h.call("110")
+	if res := h.softkey(id, KeyEmergency, ""); res.Accepted || !strings.Contains(res.Reason, "110") {
+		t.Errorf("emergency on a 110 call: %+v", res)
+	}
+	h.callerHangsUpAndAllIsClean(id, "cit-110")
+}
+
+func TestInboundLinkageHeadersOnRecord(t *testing.T) {
+	f := newFakePBX()
+	f.behave[ep2001] = fbehave{kind: "answer"}
+	f.vars["cit-110"] = map[string]string{
+		"PJSIP_HEADER(read,X-Linkage-Call-Id)":   "lk-remote-1",
+		"PJSIP_HEADER(read,X-Linkage-Category)":  "社会治安类/犬类管理",
+		"PJSIP_HEADER(read,X-Linkage-Origin)":    "12345",
+		"PJSIP_HEADER(read,User-to-User)":        "47442D323032362D303030313233;encoding=hex",
+		"PJSIP_HEADER(read,X-Linkage-Emergency)": "0",
+	}
+	ctl, _ := New(f, Options{Config: testConfig(), Logger: zaptest.NewLogger(t)})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = ctl.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	f.inbound("cit-110", "110", "139")
+	var r CallRecord
+	eventually(t, "record with headers", func() bool {
+		cs := ctl.Calls()
+		if len(cs) == 1 && cs[0].State == StateTalking.String() {
+			r = cs[0]
+			return true
+		}
+		return false
+	})
+	if r.InboundHeaders[HeaderCallID] != "lk-remote-1" || r.Category != "社会治安类/犬类管理" || r.Ticket12345 != "GD-2026-000123" {
+		t.Errorf("record %+v", r)
+	}
+	if _, ok := r.InboundHeaders[HeaderTicket]; ok {
+		t.Error("absent header (500) must simply be absent")
+	}
+}

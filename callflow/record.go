@@ -68,41 +68,41 @@ const (
 type TransferOutcome string
 
 const (
-	OutcomePending      TransferOutcome = ""             // still in progress
-	OutcomeCompleted    TransferOutcome = "completed"    // other platform took the caller (one-key / emergency)
-	OutcomeNoAnswer     TransferOutcome = "no-answer"    // caller returned to first agent
-	OutcomeBusy         TransferOutcome = "busy"         // caller returned to first agent
-	OutcomeUnavailable  TransferOutcome = "unavailable"  // caller returned to first agent
-	OutcomeCancelled    TransferOutcome = "cancelled"    // agent pressed cancel
+	OutcomePending      TransferOutcome = ""              // still in progress
+	OutcomeCompleted    TransferOutcome = "completed"     // other platform took the caller (one-key / emergency)
+	OutcomeNoAnswer     TransferOutcome = "no-answer"     // caller returned to first agent
+	OutcomeBusy         TransferOutcome = "busy"          // caller returned to first agent
+	OutcomeUnavailable  TransferOutcome = "unavailable"   // caller returned to first agent
+	OutcomeCancelled    TransferOutcome = "cancelled"     // agent pressed cancel
 	OutcomeCallerGone   TransferOutcome = "caller-hangup" // caller hung up before completion
-	OutcomeHandedOver   TransferOutcome = "handed-over"  // three-way: other platform keeps the caller
-	OutcomeKept         TransferOutcome = "kept"         // three-way: first platform keeps the caller
-	OutcomeUndetermined TransferOutcome = "undetermined" // three-way: no agreement, first-receiving platform keeps it
-	OutcomeFailed       TransferOutcome = "failed"       // PBX error; caller stays with first agent
+	OutcomeHandedOver   TransferOutcome = "handed-over"   // three-way: other platform keeps the caller
+	OutcomeKept         TransferOutcome = "kept"          // three-way: first platform keeps the caller
+	OutcomeUndetermined TransferOutcome = "undetermined"  // three-way: no agreement, first-receiving platform keeps it
+	OutcomeFailed       TransferOutcome = "failed"        // PBX error; caller stays with first agent
 )
 
 // CallRecord is everything known about one citizen call, end to end (全程可溯).
 type CallRecord struct {
-	ID             string     `json:"id"`              // linkctl call id (also X-Linkage-Call-Id)
-	FirstPlatform  Platform   `json:"first_platform"`  // 首接平台: where the citizen called first
-	OwnerPlatform  Platform   `json:"owner_platform"`  // who has the caller now / at the end
-	CallerNumber   string     `json:"caller_number"`
-	Ticket12345    string     `json:"ticket_12345,omitempty"` // 12345 工单号
-	Ticket110      string     `json:"ticket_110,omitempty"`   // 110 警单号
-	Category       string     `json:"category,omitempty"`     // matters-list category, "大类/小类"
-	Emergency      bool       `json:"emergency,omitempty"`
-	Confidential   bool       `json:"confidential,omitempty"` // restricted police matter: never shared to 12345
-	State          string     `json:"state"`                  // call state machine state
-	Started        time.Time  `json:"started"`
-	Answered       *time.Time `json:"answered,omitempty"`
-	Ended          *time.Time `json:"ended,omitempty"`
-	EndCause       string     `json:"end_cause,omitempty"`
-	Outcome        string     `json:"outcome,omitempty"` // final outcome of the call
-	Legs           []Leg      `json:"legs"`
-	Softkeys       []Softkey  `json:"softkeys"`
-	Transfers      []Transfer `json:"transfers"`
+	ID             string            `json:"id"`             // linkctl call id (also X-Linkage-Call-Id)
+	FirstPlatform  Platform          `json:"first_platform"` // 首接平台: where the citizen called first
+	OwnerPlatform  Platform          `json:"owner_platform"` // who has the caller now / at the end
+	CallerNumber   string            `json:"caller_number"`
+	Ticket12345    string            `json:"ticket_12345,omitempty"` // 12345 工单号
+	Ticket110      string            `json:"ticket_110,omitempty"`   // 110 警单号
+	Category       string            `json:"category,omitempty"`     // matters-list category, "大类/小类"
+	Emergency      bool              `json:"emergency,omitempty"`
+	Confidential   bool              `json:"confidential,omitempty"` // restricted police matter: never shared to 12345
+	State          string            `json:"state"`                  // call state machine state
+	Started        time.Time         `json:"started"`
+	Answered       *time.Time        `json:"answered,omitempty"`
+	Ended          *time.Time        `json:"ended,omitempty"`
+	EndCause       string            `json:"end_cause,omitempty"`
+	Outcome        string            `json:"outcome,omitempty"` // final outcome of the call
+	Legs           []Leg             `json:"legs"`
+	Softkeys       []Softkey         `json:"softkeys"`
+	Transfers      []Transfer        `json:"transfers"`
 	InboundHeaders map[string]string `json:"inbound_headers,omitempty"` // X-Linkage-* read on arrival
-	Version        int64      `json:"version"` // bumped on every change; stores keep the highest
+	Version        int64             `json:"version"`                   // bumped on every change; stores keep the highest
 }
 
 // Leg is one channel of the call.
@@ -132,19 +132,19 @@ type Softkey struct {
 
 // Transfer is one hand-off attempt to the other platform.
 type Transfer struct {
-	ID         string          `json:"id"`
-	Mode       TransferMode    `json:"mode"`
-	Direction  Direction       `json:"direction"`
-	Category   string          `json:"category,omitempty"`
-	Emergency  bool            `json:"emergency,omitempty"`
-	Requested  time.Time       `json:"requested"`
-	Answered   *time.Time      `json:"answered,omitempty"`
-	Completed  *time.Time      `json:"completed,omitempty"`
-	Outcome    TransferOutcome `json:"outcome"`
-	Reason     string          `json:"reason,omitempty"`
-	TargetLeg  string          `json:"target_leg,omitempty"` // channel id of the other platform's leg
-	FromAgent  string          `json:"from_agent,omitempty"`
-	ToAgent    string          `json:"to_agent,omitempty"`
+	ID        string          `json:"id"`
+	Mode      TransferMode    `json:"mode"`
+	Direction Direction       `json:"direction"`
+	Category  string          `json:"category,omitempty"`
+	Emergency bool            `json:"emergency,omitempty"`
+	Requested time.Time       `json:"requested"`
+	Answered  *time.Time      `json:"answered,omitempty"`
+	Completed *time.Time      `json:"completed,omitempty"`
+	Outcome   TransferOutcome `json:"outcome"`
+	Reason    string          `json:"reason,omitempty"`
+	TargetLeg string          `json:"target_leg,omitempty"` // channel id of the other platform's leg
+	FromAgent string          `json:"from_agent,omitempty"`
+	ToAgent   string          `json:"to_agent,omitempty"`
 }
 
 // RecordSink receives every version of every call record as the call progresses
