@@ -2,6 +2,7 @@ package trace
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -456,6 +457,7 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		s.reverse[got] = rec
 	}
 	x := s.tr.exchanges[best]
+	s.bindCreatedID(r, x)
 	s.served[best] = true
 	if r.Method == http.MethodGet {
 		s.lastGET[key] = best
@@ -466,6 +468,51 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("replay request", zap.String("method", r.Method), zap.String("path", r.URL.RequestURI()),
 		zap.Int("status", x.Status), zap.Int("line", x.Line))
 	writeJSON(w, x.Status, body)
+}
+
+// bindCreatedID ties the id Asterisk chose in a recorded create (originate,
+// create, bridge, play) to the id this client chose for the same resource,
+// so a controller that names its channels and bridges itself (as linkctl
+// does) sees its own ids in the replayed events.
+func (s *Server) bindCreatedID(r *http.Request, x Exchange) {
+	if r.Method != http.MethodPost || len(x.Response) == 0 {
+		return
+	}
+	var resp struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(x.Response, &resp) != nil || resp.ID == "" {
+		return
+	}
+	q := r.URL.Query()
+	segs := splitPath(r.URL.Path) // ari, channels|bridges, [id], ...
+	chosen := ""
+	switch {
+	case len(segs) == 2 && segs[1] == "channels":
+		chosen = q.Get("channelId")
+	case len(segs) == 3 && segs[1] == "channels" && segs[2] == "create":
+		chosen = q.Get("channelId")
+	case len(segs) == 3 && (segs[1] == "channels" || segs[1] == "bridges"):
+		chosen = segs[2]
+	case len(segs) == 2 && segs[1] == "bridges":
+		chosen = q.Get("bridgeId")
+	case len(segs) >= 4 && segs[3] == "play":
+		chosen = q.Get("playbackId")
+		if len(segs) == 5 {
+			chosen = segs[4]
+		}
+	}
+	if chosen == "" || chosen == resp.ID {
+		return
+	}
+	if _, bound := s.alias[resp.ID]; bound {
+		return
+	}
+	if _, used := s.reverse[chosen]; used || s.known[chosen] {
+		return
+	}
+	s.alias[resp.ID] = chosen
+	s.reverse[chosen] = resp.ID
 }
 
 func (s *Server) serveEvents(w http.ResponseWriter, r *http.Request) {

@@ -272,3 +272,60 @@ func TestReplayRejectsBadCredentials(t *testing.T) {
 		t.Fatalf("misses %v", ms)
 	}
 }
+
+// t02 recorded Asterisk-chosen ids; a controller choosing its own (as linkctl
+// does) sees them in responses, paths and events.
+func TestReplayBindsIDsChosenAtCreate(t *testing.T) {
+	s := newServer(t, "t02-originate-bridge-2party", Options{AutoStart: true})
+	tr := load(t, "t02-originate-bridge-2party")
+	in := tr.Channels()[0]
+	ws := dialWS(t, s)
+	if e, _ := next(t, ws); e.Type != "StasisStart" || e.id() != in {
+		t.Fatalf("first event %s %s", e.Type, e.id())
+	}
+	if st, _ := do(t, s, "POST", "/ari/channels/"+in+"/answer"); st != 204 {
+		t.Fatalf("answer: %d", st)
+	}
+	st, body := do(t, s, "POST", "/ari/channels?endpoint=PJSIP/a12345-1001&app=linkctl&appArgs=outbound,12345,"+in+"&channelId=lk-ag-1")
+	if st != 200 || !strings.Contains(string(body), `"id": "lk-ag-1"`) {
+		t.Fatalf("originate: %d %s", st, body)
+	}
+	for {
+		e, ok := next(t, ws)
+		if !ok {
+			t.Fatal("socket closed")
+		}
+		if e.Type == "StasisStart" {
+			if e.id() != "lk-ag-1" {
+				t.Fatalf("agent StasisStart for %q, want lk-ag-1", e.id())
+			}
+			break
+		}
+	}
+	st, body = do(t, s, "POST", "/ari/bridges?type=mixing&bridgeId=lk-br-1")
+	if st != 200 || !strings.Contains(string(body), `"id": "lk-br-1"`) {
+		t.Fatalf("bridge: %d %s", st, body)
+	}
+	if st, _ := do(t, s, "POST", "/ari/bridges/lk-br-1/addChannel?channel="+in+",lk-ag-1"); st != 204 {
+		t.Fatalf("addChannel on the chosen bridge id: %d", st)
+	}
+	entered := map[string]bool{}
+	for len(entered) < 2 {
+		e, ok := next(t, ws)
+		if !ok {
+			t.Fatal("socket closed")
+		}
+		if e.Type == "ChannelEnteredBridge" {
+			if !strings.Contains(e.raw, `"id":"lk-br-1"`) {
+				t.Fatalf("ChannelEnteredBridge not about lk-br-1: %s", e.raw)
+			}
+			entered[e.id()] = true
+		}
+	}
+	if !entered[in] || !entered["lk-ag-1"] {
+		t.Errorf("entered %v", entered)
+	}
+	if ms := s.Misses(); len(ms) != 0 {
+		t.Errorf("misses %v", ms)
+	}
+}
