@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"linkctl/ari/sim"
 	"linkctl/callflow"
 	"linkctl/callflow/scenario"
+	"linkctl/config"
 	"linkctl/store"
 )
 
@@ -23,12 +26,18 @@ import (
 // adapter, the controller writing to the SQLite store, and the API on loopback.
 // An agent desktop presses the one-key transfer over HTTP; the caller ends up
 // with 110; the supervisor stream sees every version up to the end.
-func TestSoftkeyOverHTTPEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test starts the embedded switch")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
+// stack is the real thing on loopback: embedded switch with Sim phones, ARI
+// adapter, controller writing the SQLite store, and the API.
+type stack struct {
+	srv *httptest.Server
+	sw  *embedded.Switch
+	ctl *callflow.Controller
+	st  *store.Store
+	cfg *config.Config
+}
+
+func startStack(t *testing.T, ctx context.Context, tokens []config.APIToken) *stack {
+	t.Helper()
 	log := zap.NewNop()
 	cfg := scenario.Config()
 	if err := cfg.Validate(); err != nil {
@@ -40,12 +49,12 @@ func TestSoftkeyOverHTTPEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	sw, err := embedded.Start(ctx, cfg, log)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer sw.Close()
+	t.Cleanup(func() { sw.Close() })
 	for _, p := range []string{scenario.Citizen, scenario.Agent12345, scenario.Agent110} {
 		sw.Sim.Phone(p).SetScript(sim.Script{Behavior: sim.Answer, AnswerAfter: 100 * time.Millisecond})
 	}
@@ -59,11 +68,10 @@ func TestSoftkeyOverHTTPEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
+	t.Cleanup(stop)
 	go func() { _ = pbx.Run(runCtx) }()
 	go func() { _ = ctl.Run(runCtx) }()
-
-	srv := testServer(t, Options{Controller: ctl, Store: st, Redact: st.RedactFor, Matters: ctl.Matters,
+	srv := testServer(t, Options{Controller: ctl, Store: st, Redact: st.RedactFor, Matters: ctl.Matters, Tokens: tokens,
 		Ready: []ReadyCheck{{Name: "ari", Check: func(context.Context) error {
 			if !pbx.Connected() {
 				return fmt.Errorf("ari websocket: %w", ErrUnavailable)
@@ -71,38 +79,54 @@ func TestSoftkeyOverHTTPEndToEnd(t *testing.T) {
 			return nil
 		}}}})
 	waitUntil(t, ctx, "ready", func() bool { return call(t, srv, "GET", "/readyz", "", "").status == 200 })
-	events := openEvents(t, srv.URL, tokSup, nil)
+	return &stack{srv: srv, sw: sw, ctl: ctl, st: st, cfg: cfg}
+}
 
-	caller, err := sw.Sim.Phone(scenario.Citizen).Call(ctx, "12345", sim.WithCallerID("市民", "13800138000"))
-	if err != nil {
-		t.Fatal(err)
-	}
+// talkingCall waits until a call is talking with its first agent and returns its id.
+func (s *stack) talkingCall(t *testing.T, ctx context.Context, exclude ...string) string {
+	t.Helper()
 	var id string
-	waitUntil(t, ctx, "the call reaches the 12345 agent", func() bool {
-		a := call(t, srv, "GET", "/v1/calls?agent="+scenario.Agent12345, tokSup, "")
-		for _, c := range a.body["calls"].([]any) {
-			rec := c.(map[string]any)
-			if rec["state"] == callflow.StateTalking.String() {
-				id = rec["id"].(string)
-				return true
-			}
-		}
-		// The store lists what its writer has committed; the controller knows sooner.
-		for _, r := range ctl.Calls() {
-			if r.State == callflow.StateTalking.String() {
+	waitUntil(t, ctx, "the call reaches the first agent", func() bool {
+		for _, r := range s.ctl.Calls() {
+			if r.State == callflow.StateTalking.String() && !slices.Contains(exclude, r.ID) {
 				id = r.ID
 				return true
 			}
 		}
 		return false
 	})
+	return id
+}
+
+// End to end over real peers: an agent desktop presses the one-key transfer over
+// HTTP; the caller ends up with 110; the supervisor stream sees every version up
+// to the end.
+func TestSoftkeyOverHTTPEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test starts the embedded switch")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	s := startStack(t, ctx, nil)
+	srv, sw, cfg, st := s.srv, s.sw, s.cfg, s.st
+	events := openEvents(t, srv.URL, tokSup, nil)
+
+	caller, err := sw.Sim.Phone(scenario.Citizen).Call(ctx, "12345", sim.WithCallerID("市民", "13800138000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := s.talkingCall(t, ctx)
+	a := call(t, srv, "GET", "/v1/calls?agent="+scenario.Agent12345, tokSup, "")
+	if a.status != 200 {
+		t.Fatalf("list: %d %s", a.status, a.raw)
+	}
 
 	category := cfg.Matters.Names(string(callflow.Dir12345To110))[0]
 	// The 110 agent is not on this call yet: refused before the controller sees it.
 	if a := call(t, srv, "POST", "/v1/calls/"+id+"/softkeys", tokAgent110, `{"key":"transfer"}`); a.status != 403 {
 		t.Fatalf("110 agent on a call it is not part of: %d %s", a.status, a.raw)
 	}
-	a := call(t, srv, "POST", "/v1/calls/"+id+"/softkeys", tokAgent12345,
+	a = call(t, srv, "POST", "/v1/calls/"+id+"/softkeys", tokAgent12345,
 		`{"key":"transfer","ticket_id":"GD-E2E-1","category":"`+category+`"}`)
 	if a.status != 200 || a.body["accepted"] != true || a.body["transfer_id"] == "" {
 		t.Fatalf("one-key transfer over HTTP: %d %s", a.status, a.raw)

@@ -156,7 +156,8 @@
       const d = new Date(t0.getTime() + span * i / ticks);
       const xx = x(d);
       root.appendChild(svg("line", { x1: xx, x2: xx, y1: top - 6, y2: H - 40, "class": "grid" }));
-      root.appendChild(svg("text", { x: xx, y: top - 12, "class": "tick", "text-anchor": "middle" }, hms(d)));
+      const label = span < 10000 ? hms(d) + "." + Math.floor(d.getMilliseconds() / 100) : hms(d);
+      root.appendChild(svg("text", { x: xx, y: top - 12, "class": "tick", "text-anchor": "middle" }, label));
     }
     legs.forEach((l, i) => {
       const y = top + i * rowH;
