@@ -538,6 +538,13 @@ func (e *Engine) destroyLocked(ch *Channel, cause int) {
 	if ch.bridge != nil {
 		e.leaveBridgeLocked(ch, true)
 	}
+	// Stasis has returned by now: an originated leg is back in its dial
+	// application, others show no application (t02, t07).
+	if ch.kind == KindOriginated {
+		ch.dialplan = DialplanCEP{Context: e.opts.Context, Exten: "s", Priority: 1, AppName: "AppDial2", AppData: "(Outgoing Line)"}
+	} else {
+		ch.dialplan.AppName, ch.dialplan.AppData = "", ""
+	}
 	if cause >= 0 {
 		m := map[string]any{"channel": ch.snapshot()}
 		causeFields(cause, m)

@@ -313,3 +313,90 @@ func signatures(evs []map[string]any) []string {
 	flush()
 	return out
 }
+
+// fieldDiffs compares, channel by channel (roles by first appearance), the
+// fields Asterisk puts in each event: channel state, caller, connected,
+// dialplan, dialstring, cause, tech_cause, soft. Ids inside values are replaced
+// by roles. Dial and ChannelStateChange are matched by status/state, not order.
+func fieldDiffs(ours, trace []map[string]any) []string {
+	type keyed struct {
+		key string
+		ev  map[string]any
+	}
+	perRole := func(evs []map[string]any) (map[string][]keyed, map[string]string) {
+		roles := map[string]string{}
+		out := map[string][]keyed{}
+		for _, e := range significant(evs) {
+			id := chanID(e)
+			if _, ok := roles[id]; !ok {
+				roles[id] = fmt.Sprintf("r%d", len(roles)+1)
+			}
+			k := fmt.Sprint(e["type"])
+			switch k {
+			case "Dial":
+				k += fmt.Sprint(e["dialstatus"])
+			case "ChannelStateChange":
+				k += fmt.Sprint(e["channel"].(map[string]any)["state"])
+			}
+			out[roles[id]] = append(out[roles[id]], keyed{k, e})
+		}
+		return out, roles
+	}
+	o, oroles := perRole(ours)
+	tr, troles := perRole(trace)
+	norm := func(v any, roles map[string]string) string {
+		s := fmt.Sprint(v)
+		for id, r := range roles {
+			if id != "" && !strings.HasPrefix(id, "bridge:") {
+				s = strings.ReplaceAll(s, id, r)
+			}
+		}
+		return s
+	}
+	var diffs []string
+	for role, tl := range tr {
+		ol := o[role]
+		used := make([]bool, len(ol))
+		for _, te := range tl {
+			j := -1
+			for i, oe := range ol {
+				if !used[i] && oe.key == te.key {
+					j = i
+					break
+				}
+			}
+			if j < 0 {
+				diffs = append(diffs, fmt.Sprintf("%s: no %s", role, te.key))
+				continue
+			}
+			used[j] = true
+			oe := ol[j].ev
+			for _, f := range []string{"dialstring", "cause", "tech_cause", "soft", "cause_txt", "digit", "duration_ms"} {
+				if norm(oe[f], oroles) != norm(te.ev[f], troles) {
+					diffs = append(diffs, fmt.Sprintf("%s %s: %s = %v, trace %v", role, te.key, f, oe[f], te.ev[f]))
+				}
+			}
+			oc, _ := oe["channel"].(map[string]any)
+			if oc == nil {
+				oc, _ = oe["peer"].(map[string]any)
+			}
+			tc, _ := te.ev["channel"].(map[string]any)
+			if tc == nil {
+				tc, _ = te.ev["peer"].(map[string]any)
+			}
+			if oc == nil || tc == nil {
+				continue
+			}
+			for _, f := range []string{"state", "caller", "connected", "dialplan", "language", "accountcode"} {
+				if f == "state" && strings.HasPrefix(te.key, "Dial") {
+					continue // Dial RINGING and ChannelStateChange Ringing come in either order
+				}
+				if norm(oc[f], oroles) != norm(tc[f], troles) {
+					diffs = append(diffs, fmt.Sprintf("%s %s: channel.%s = %v, trace %v", role, te.key, f, norm(oc[f], oroles), norm(tc[f], troles)))
+				}
+			}
+		}
+	}
+	sort.Strings(diffs)
+	return diffs
+}

@@ -202,6 +202,9 @@ func runReplay(t *testing.T, h *harness, name string, before map[int]func(*repla
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("%s: event sequence differs from Asterisk\nours:  %s\ntrace: %s", name, strings.Join(got, " "), strings.Join(want, " "))
 	}
+	for _, d := range fieldDiffs(h.all(), traceEvents) {
+		t.Errorf("%s: %s", name, d)
+	}
 	for _, ev := range h.all() {
 		validateEvent(t, ev)
 	}
