@@ -390,12 +390,16 @@ func (cl *call) handle(m any) {
 	case ChannelDestroyed:
 		cl.legGone(e.ChannelID, e.Cause, e.CauseText)
 	case EnteredBridge:
-		if l := cl.legs[e.ChannelID]; l != nil && cl.recLeg(l).Bridged == nil {
-			cl.recLeg(l).Bridged = now()
+		if l := cl.legs[e.ChannelID]; l != nil {
+			r := cl.recLeg(l)
+			if r.Bridged == nil {
+				r.Bridged = now()
+			}
+			r.Left = nil // Left is the last time it left
 			cl.dirty = true
 		}
 	case LeftBridge:
-		if l := cl.legs[e.ChannelID]; l != nil && l.role != RoleCitizen {
+		if l := cl.legs[e.ChannelID]; l != nil {
 			cl.recLeg(l).Left = now()
 			cl.dirty = true
 		}
@@ -1100,7 +1104,8 @@ func (cl *call) transferFailed(outcome TransferOutcome, reason string, notify bo
 		return
 	}
 	if x.mode == ModeOneKey {
-		if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id, cl.owner.id) }); err != nil {
+		// The first agent stayed in the bridge; adding it again would make it leave and re-enter (t12).
+		if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id) }); err != nil {
 			cl.log.Error("cannot bring the caller back to the first agent", zap.Error(err))
 		}
 	}
