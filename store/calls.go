@@ -126,6 +126,8 @@ func (s *Store) flushOnce(ctx context.Context) int {
 	defer func() {
 		s.mu.Lock()
 		s.inflight = nil
+		close(s.flushed) // wake Flush waiters
+		s.flushed = make(chan struct{})
 		s.mu.Unlock()
 	}()
 	queued := 0
@@ -276,11 +278,10 @@ func joinSet(set map[string]bool) string {
 // Flush waits until every record accepted so far is in the database, or ctx
 // ends (then it returns the writer's current fault, if any).
 func (s *Store) Flush(ctx context.Context) error {
-	t := time.NewTicker(5 * time.Millisecond)
-	defer t.Stop()
 	for {
 		s.mu.Lock()
 		n := len(s.pending) + len(s.inflight)
+		flushed := s.flushed
 		s.mu.Unlock()
 		if n == 0 {
 			return nil
@@ -294,7 +295,7 @@ func (s *Store) Flush(ctx context.Context) error {
 				return fmt.Errorf("flush: %d records unwritten: %w", n, ferr)
 			}
 			return fmt.Errorf("flush: %d records unwritten: %w", n, ctx.Err())
-		case <-t.C:
+		case <-flushed:
 		}
 	}
 }

@@ -36,6 +36,7 @@ type Store struct {
 	bufSeq   uint64
 	inflight map[string]callflow.CallRecord // taken from pending by the running transaction
 	closed   bool
+	flushed  chan struct{} // closed and replaced after every write attempt
 	wake     chan struct{}
 	dropped  atomic.Int64
 
@@ -94,6 +95,7 @@ func Open(ctx context.Context, cfg config.StoreConfig, log *zap.Logger) (*Store,
 		cancel:  cancel,
 		pending: map[string]buffered{},
 		wake:    make(chan struct{}, 1),
+		flushed: make(chan struct{}),
 		subs:    map[int]chan callflow.CallRecord{},
 	}
 	for _, ts := range cfg.TicketSystems {
