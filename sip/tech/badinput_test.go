@@ -52,7 +52,7 @@ func (r *rawSender) send(msg []byte, d time.Duration) []int {
 		}
 		if m, err := sip.ParseMessage(append([]byte(nil), buf[:n]...)); err == nil {
 			if res, ok := m.(*sip.Response); ok {
-				if callID != "" && (res.CallID() == nil || res.CallID().Value() != callID) {
+				if res.CallID() == nil || res.CallID().Value() != callID {
 					continue
 				}
 				if testing.Verbose() {
