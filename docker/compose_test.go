@@ -226,7 +226,7 @@ func TestComposePortsMatchAsteriskConf(t *testing.T) {
 	if err != nil {
 		t.Fatalf("pbx subnet %q: %v", subnet, err)
 	}
-	if !strings.Contains(ast.Environment["LINKCTL_ARI_PERMIT"], subnet) || ast.Environment["LINKCTL_PBX_LOCAL_NET"] != subnet {
+	if !strings.Contains(ast.Environment["LINKCTL_ARI_PERMIT"], subnet) || !strings.HasPrefix(ast.Environment["LINKCTL_PBX_LOCAL_NET"], subnet+",") {
 		t.Errorf("ARI permit %q / local_net %q must include the compose subnet %s",
 			ast.Environment["LINKCTL_ARI_PERMIT"], ast.Environment["LINKCTL_PBX_LOCAL_NET"], subnet)
 	}

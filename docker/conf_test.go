@@ -487,6 +487,19 @@ func TestEntrypointRender(t *testing.T) {
 			},
 		},
 		{
+			name: "NAT with LAN list from compose (trailing comma when no LAN)",
+			env:  renderEnv{"LINKCTL_ARI_PASSWORD": "x", "LINKCTL_PBX_EXTERNAL_IP": "203.0.113.9", "LINKCTL_PBX_LOCAL_NET": "172.30.45.0/24,"},
+			check: func(t *testing.T, dir string) {
+				b, _ := os.ReadFile(filepath.Join(dir, "pjsip_transports.conf"))
+				if strings.Count(string(b), "local_net = ") != 2 || strings.Count(string(b), "local_net = 172.30.45.0/24\n") != 2 {
+					t.Errorf("want exactly the compose subnet as local_net on both transports:\n%s", b)
+				}
+				if strings.Count(string(b), "external_media_address = 203.0.113.9") != 2 {
+					t.Errorf("external address missing:\n%s", b)
+				}
+			},
+		},
+		{
 			name: "permit list and port",
 			env:  renderEnv{"LINKCTL_ARI_PASSWORD": "x", "LINKCTL_ARI_PERMIT": "10.1.0.0/16,127.0.0.1/32", "LINKCTL_PBX_SIP_PORT": "5070"},
 			check: func(t *testing.T, dir string) {

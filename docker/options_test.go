@@ -29,6 +29,9 @@ var knownOptions = map[string]map[string][]string{
 	"modules.conf": {
 		"modules": {"autoload", "preload", "preload-require", "require", "load", "noload"},
 	},
+	"features.conf": {"general": {"featuredigittimeout", "courtesytone", "recordingfailsound",
+		"transferdigittimeout", "xfersound", "xferfailsound", "pickupexten", "pickupsound", "pickupfailsound"}},
+	"udptl.conf": {"general": {"udptlstart", "udptlend", "udptlchecksums", "udptlfecentries", "udptlfecspan", "use_even_ports"}},
 	"manager.conf": {"general": {"enabled", "webenabled", "port", "bindaddr", "displayconnects"}},
 	"cdr.conf":     {"general": {"enable", "unanswered", "congestion", "endbeforehexten", "initiatedseconds", "batch"}},
 	"http.conf": {
