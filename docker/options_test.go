@@ -31,7 +31,7 @@ var knownOptions = map[string]map[string][]string{
 	},
 	"features.conf": {"general": {"featuredigittimeout", "courtesytone", "recordingfailsound",
 		"transferdigittimeout", "xfersound", "xferfailsound", "pickupexten", "pickupsound", "pickupfailsound"}},
-	"udptl.conf": {"general": {"udptlstart", "udptlend", "udptlchecksums", "udptlfecentries", "udptlfecspan", "use_even_ports"}},
+	"udptl.conf":   {"general": {"udptlstart", "udptlend", "udptlchecksums", "udptlfecentries", "udptlfecspan", "use_even_ports"}},
 	"manager.conf": {"general": {"enabled", "webenabled", "port", "bindaddr", "displayconnects"}},
 	"cdr.conf":     {"general": {"enable", "unanswered", "congestion", "endbeforehexten", "initiatedseconds", "batch"}},
 	"http.conf": {
