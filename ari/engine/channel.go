@@ -50,6 +50,7 @@ type Channel struct {
 	hearLog      []HearingChange
 	transferring bool
 	transferDest string
+	held         bool
 	pendingOpts  *DialOptions
 	ctl          *chanCtl
 }
@@ -90,8 +91,8 @@ func (c *chanCtl) Answered()                         { c.e.remoteAnswered(c.ch) 
 func (c *chanCtl) Hangup(cause int)                  { c.e.remoteHangup(c.ch, cause) }
 func (c *chanCtl) DTMF(digit string, durationMs int) { c.e.remoteDTMF(c.ch, digit, durationMs) }
 func (c *chanCtl) TransferRequested(dest string)     { c.e.remoteTransfer(c.ch, dest) }
-func (c *chanCtl) Hold()                             {}
-func (c *chanCtl) Unhold()                           {}
+func (c *chanCtl) Hold()                             { c.e.remoteHold(c.ch, true) }
+func (c *chanCtl) Unhold()                           { c.e.remoteHold(c.ch, false) }
 func (c *chanCtl) SetMedia(p MediaPort)              { c.e.setMedia(c.ch, p) }
 
 // newChannelLocked allocates a channel id and name. Caller holds e.mu.
@@ -691,4 +692,19 @@ func (e *Engine) remoteDTMF(ch *Channel, digit string, ms int) {
 		return
 	}
 	e.emit(ch.app, "ChannelDtmfReceived", ch.id, map[string]any{"digit": digit, "duration_ms": ms, "channel": ch.snapshot()})
+}
+
+// remoteHold: the far end put the call on hold or resumed it (ChannelHold/ChannelUnhold, t14).
+func (e *Engine) remoteHold(ch *Channel, on bool) {
+	e.mu.Lock()
+	defer e.unlock()
+	if ch.gone || !ch.inStasis || ch.held == on {
+		return
+	}
+	ch.held = on
+	typ := "ChannelUnhold"
+	if on {
+		typ = "ChannelHold"
+	}
+	e.emit(ch.app, typ, ch.id, map[string]any{"channel": ch.snapshot()})
 }

@@ -388,6 +388,10 @@ func (c *Call) Reject(cause int) {
 	}
 }
 
+// Hold puts the call on hold from the phone side (like a sendonly re-INVITE); Unhold resumes.
+func (c *Call) Hold()   { c.ctl.Hold() }
+func (c *Call) Unhold() { c.ctl.Unhold() }
+
 // Refer asks the switch for a blind transfer to dest (like a SIP REFER).
 func (c *Call) Refer(dest string) { c.ctl.TransferRequested(dest) }
 
