@@ -62,6 +62,7 @@ func (e *Engine) CreateBridge(id, typ, name string) (BridgeJSON, error) {
 	}
 	b := &Bridge{id: id, name: name, typ: typ, created: e.now(), technology: "simple_bridge", apps: map[*App]struct{}{}}
 	e.bridges[id] = b
+	e.emit(nil, "BridgeCreated", "", map[string]any{"bridge": b.snapshot()})
 	e.log.Info("bridge created", zap.String("bridge_id", id))
 	return b.snapshot(), nil
 }

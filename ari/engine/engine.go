@@ -59,6 +59,7 @@ type Engine struct {
 	chanSeq   int64
 	nameSeq   int64
 	observers []func(Event)
+	allSubs   map[*Subscription]struct{} // subscribeAll=true websockets
 
 	generating map[*Channel]struct{}
 	clips      map[string]*clipEntry
@@ -103,6 +104,7 @@ func New(opts Options, log *zap.Logger) *Engine {
 		generating: map[*Channel]struct{}{},
 		clips:      map[string]*clipEntry{},
 		retired:    map[string]*Channel{},
+		allSubs:    map[*Subscription]struct{}{},
 		started:    opts.Now(),
 	}
 }
@@ -179,14 +181,26 @@ func (e *Engine) reapApp(a *App) {
 	}
 }
 
-// emit queues an event for app's subscribers and observers. Caller holds e.mu.
+// emit queues an event for app's subscribers, subscribeAll subscribers of other
+// applications, and observers. a nil app reaches subscribeAll subscribers only
+// (BridgeCreated). Caller holds e.mu.
 func (e *Engine) emit(a *App, typ string, chID string, fields map[string]any) {
+	ev := Event{Type: typ, Time: e.now(), ChannelID: chID, Fields: fields}
+	if a != nil {
+		ev.App = a.name
+		for s := range a.subs {
+			s.push(ev)
+		}
+	}
+	for s := range e.allSubs {
+		if s.app != a {
+			cp := ev
+			cp.App = s.app.name
+			s.push(cp)
+		}
+	}
 	if a == nil {
 		return
-	}
-	ev := Event{Type: typ, Time: e.now(), App: a.name, ChannelID: chID, Fields: fields}
-	for s := range a.subs {
-		s.push(ev)
 	}
 	for _, o := range e.observers {
 		o(ev)
@@ -206,12 +220,21 @@ type Subscription struct {
 }
 
 // Subscribe registers a websocket for app (creating the application).
-func (e *Engine) Subscribe(app string) *Subscription {
+func (e *Engine) Subscribe(app string) *Subscription { return e.subscribe(app, false) }
+
+// SubscribeAll is Subscribe with subscribeAll=true: the websocket also gets every
+// other application's events and bridge creation.
+func (e *Engine) SubscribeAll(app string) *Subscription { return e.subscribe(app, true) }
+
+func (e *Engine) subscribe(app string, all bool) *Subscription {
 	e.mu.Lock()
 	defer e.unlock()
 	a := e.appLocked(app)
 	s := &Subscription{e: e, app: a, wake: make(chan struct{}, 1), done: make(chan struct{})}
 	a.subs[s] = struct{}{}
+	if all {
+		e.allSubs[s] = struct{}{}
+	}
 	e.log.Info("stasis application subscribed", zap.String("app", app), zap.Int("subscribers", len(a.subs)))
 	return s
 }
@@ -255,6 +278,7 @@ func (s *Subscription) Close() {
 		e := s.e
 		e.mu.Lock()
 		delete(s.app.subs, s)
+		delete(e.allSubs, s)
 		e.reapApp(s.app)
 		e.log.Info("stasis application unsubscribed", zap.String("app", s.app.name))
 		e.unlock()

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -341,4 +342,40 @@ func TestNeverSilent(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSubscribeAll: subscribeAll=true also gets other applications' events and
+// BridgeCreated; a plain subscription gets neither (as with Asterisk's subscribeAll=false).
+func TestSubscribeAll(t *testing.T) {
+	r := newRig(t, engine.Options{})
+	all := r.e.SubscribeAll("monitor")
+	defer all.Close()
+	plain := r.e.Subscribe("other")
+	defer plain.Close()
+	if _, err := r.e.CreateBridge("watched", "", ""); err != nil {
+		t.Fatal(err)
+	}
+	c := r.caller("citizen", 0, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	var got []string
+	for len(got) < 3 {
+		ev, ok := all.Next(ctx)
+		if !ok {
+			break
+		}
+		if ev.App != "monitor" {
+			t.Errorf("event for %s delivered as app %q", ev.Type, ev.App)
+		}
+		got = append(got, ev.Type)
+	}
+	if strings.Join(got, ",") != "BridgeCreated,StasisStart,ChannelStateChange" {
+		t.Fatalf("subscribeAll got %v", got)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel2()
+	if ev, ok := plain.Next(short); ok {
+		t.Fatalf("plain subscription of another app got %s", ev.Type)
+	}
+	_ = c
 }

@@ -268,7 +268,9 @@ func (s *Server) events(ws *websocket.Conn) {
 	s.wg.Add(1)
 	defer s.wg.Done()
 	defer ws.Close()
-	apps := splitList(ws.Request().URL.Query().Get("app"))
+	q := ws.Request().URL.Query()
+	apps := splitList(q.Get("app"))
+	all := q.Get("subscribeAll") == "true"
 	if len(apps) == 0 {
 		return
 	}
@@ -276,7 +278,11 @@ func (s *Server) events(ws *websocket.Conn) {
 	defer cancel()
 	subs := make([]*engine.Subscription, 0, len(apps))
 	for _, a := range apps {
-		subs = append(subs, s.e.Subscribe(a))
+		if all {
+			subs = append(subs, s.e.SubscribeAll(a))
+		} else {
+			subs = append(subs, s.e.Subscribe(a))
+		}
 	}
 	defer func() {
 		for _, sub := range subs {

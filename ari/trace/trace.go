@@ -226,37 +226,45 @@ func eachLine(path string, fn func(line int, b []byte) error) error {
 func readExchanges(path string) ([]Exchange, error) {
 	var out []Exchange
 	err := eachLine(path, func(line int, b []byte) error {
-		var w struct {
-			T        string          `json:"t"`
-			Method   string          `json:"method"`
-			Path     string          `json:"path"`
-			Body     json.RawMessage `json:"body"`
-			Status   *int            `json:"status"`
-			Response json.RawMessage `json:"response"`
-			Note     *string         `json:"note"`
+		x, err := decodeExchange(line, b)
+		if err == nil {
+			out = append(out, x)
 		}
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fmt.Errorf("decode http step: %w", err)
-		}
-		at, err := parseTime(w.T)
-		if err != nil {
-			return fmt.Errorf("http step time: %w", err)
-		}
-		if w.Method == "" || !strings.HasPrefix(w.Path, "/ari/") {
-			return fmt.Errorf("http step without method or /ari path: %q %q", w.Method, w.Path)
-		}
-		x := Exchange{At: at, Method: w.Method, Path: w.Path, Body: nullToNil(w.Body),
-			Response: nullToNil(w.Response), Line: line}
-		if w.Status != nil {
-			x.Status = *w.Status
-		}
-		if w.Note != nil {
-			x.Note = *w.Note
-		}
-		out = append(out, x)
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// decodeExchange decodes one line of NAME.http.jsonl.
+func decodeExchange(line int, b []byte) (Exchange, error) {
+	var w struct {
+		T        string          `json:"t"`
+		Method   string          `json:"method"`
+		Path     string          `json:"path"`
+		Body     json.RawMessage `json:"body"`
+		Status   *int            `json:"status"`
+		Response json.RawMessage `json:"response"`
+		Note     *string         `json:"note"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Exchange{}, fmt.Errorf("decode http step: %w", err)
+	}
+	at, err := parseTime(w.T)
+	if err != nil {
+		return Exchange{}, fmt.Errorf("http step time: %w", err)
+	}
+	if w.Method == "" || !strings.HasPrefix(w.Path, "/ari/") {
+		return Exchange{}, fmt.Errorf("http step without method or /ari path: %q %q", w.Method, w.Path)
+	}
+	x := Exchange{At: at, Method: w.Method, Path: w.Path, Body: nullToNil(w.Body),
+		Response: nullToNil(w.Response), Line: line}
+	if w.Status != nil {
+		x.Status = *w.Status
+	}
+	if w.Note != nil {
+		x.Note = *w.Note
+	}
+	return x, nil
 }
 
 func nullToNil(r json.RawMessage) json.RawMessage {
@@ -269,52 +277,60 @@ func nullToNil(r json.RawMessage) json.RawMessage {
 func readEvents(path string) ([]Event, error) {
 	var out []Event
 	err := eachLine(path, func(line int, b []byte) error {
-		var top map[string]json.RawMessage
-		if err := json.Unmarshal(b, &top); err != nil {
-			return fmt.Errorf("decode event: %w", err)
+		ev, err := decodeEvent(line, b)
+		if err == nil {
+			out = append(out, ev)
 		}
-		var w struct {
-			Type      string `json:"type"`
-			Timestamp string `json:"timestamp"`
-			Variable  string `json:"variable"`
-			Channel   *struct {
-				ID string `json:"id"`
-			} `json:"channel"`
-			Peer *struct {
-				ID string `json:"id"`
-			} `json:"peer"`
-			Bridge *struct {
-				ID string `json:"id"`
-			} `json:"bridge"`
-		}
-		if err := json.Unmarshal(b, &w); err != nil {
-			return fmt.Errorf("decode event: %w", err)
-		}
-		if w.Type == "" {
-			return errors.New("event without type")
-		}
-		at, err := parseTime(w.Timestamp)
-		if err != nil {
-			return fmt.Errorf("event time: %w", err)
-		}
-		ev := Event{Type: w.Type, At: at, Raw: b, Variable: w.Variable, Line: line}
-		for k := range top {
-			ev.Fields = append(ev.Fields, k)
-		}
-		sort.Strings(ev.Fields)
-		switch {
-		case w.Channel != nil:
-			ev.Channel = w.Channel.ID
-		case w.Peer != nil:
-			ev.Channel = w.Peer.ID
-		}
-		if w.Bridge != nil {
-			ev.Bridge = w.Bridge.ID
-		}
-		out = append(out, ev)
-		return nil
+		return err
 	})
 	return out, err
+}
+
+// decodeEvent decodes one websocket message of NAME.events.jsonl.
+func decodeEvent(line int, b []byte) (Event, error) {
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(b, &top); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	var w struct {
+		Type      string `json:"type"`
+		Timestamp string `json:"timestamp"`
+		Variable  string `json:"variable"`
+		Channel   *struct {
+			ID string `json:"id"`
+		} `json:"channel"`
+		Peer *struct {
+			ID string `json:"id"`
+		} `json:"peer"`
+		Bridge *struct {
+			ID string `json:"id"`
+		} `json:"bridge"`
+	}
+	if err := json.Unmarshal(b, &w); err != nil {
+		return Event{}, fmt.Errorf("decode event: %w", err)
+	}
+	if w.Type == "" {
+		return Event{}, errors.New("event without type")
+	}
+	at, err := parseTime(w.Timestamp)
+	if err != nil {
+		return Event{}, fmt.Errorf("event time: %w", err)
+	}
+	ev := Event{Type: w.Type, At: at, Raw: b, Variable: w.Variable, Line: line}
+	for k := range top {
+		ev.Fields = append(ev.Fields, k)
+	}
+	sort.Strings(ev.Fields)
+	switch {
+	case w.Channel != nil:
+		ev.Channel = w.Channel.ID
+	case w.Peer != nil:
+		ev.Channel = w.Peer.ID
+	}
+	if w.Bridge != nil {
+		ev.Bridge = w.Bridge.ID
+	}
+	return ev, nil
 }
 
 // HTTP returns the recorded exchanges in file order (the websocket upgrade

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -298,6 +299,24 @@ func FuzzReplaceID(f *testing.F) {
 		out := replaceID(in, old, repl)
 		if old == repl && !bytes.Equal(out, in) {
 			t.Fatalf("identity replacement changed input")
+		}
+	})
+}
+
+func FuzzDecodeTraceLines(f *testing.F) {
+	f.Add([]byte(`{"type":"StasisStart","timestamp":"2026-12-03T16:34:16.251+0000","args":["inbound","12345"],"channel":{"id":"a.1"}}`))
+	f.Add([]byte(`{"t": "2026-12-03T16:34:16.252+0000", "method": "POST", "path": "/ari/channels/a.1/answer", "body": null, "status": 204, "response": null}`))
+	f.Add([]byte(`{"type":"Dial","timestamp":"x","peer":{"id":1}}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if ev, err := decodeEvent(1, b); err == nil {
+			if ev.Type == "" || ev.At.IsZero() || len(ev.Fields) < 2 {
+				t.Fatalf("accepted event without type/time: %+v", ev)
+			}
+		}
+		if x, err := decodeExchange(1, b); err == nil {
+			if x.Method == "" || !strings.HasPrefix(x.Path, "/ari/") {
+				t.Fatalf("accepted exchange without method/path: %+v", x)
+			}
 		}
 	})
 }
