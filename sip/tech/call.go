@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -209,9 +210,9 @@ func (c *call) applyRemote(rm remoteMedia) (holdChanged, hold bool) {
 	return holdChanged, hold
 }
 
-// inDialog prepares a request we send inside the dialog.
+// prepare readies a request we send inside the dialog.
 func (c *call) prepare(req *sip.Request) {
-	req.SetTransport(c.transport)
+	req.SetTransport(strings.ToUpper(c.transport))
 	c.t.setLocal(req)
 	req.AppendHeader(sip.NewHeader("User-Agent", c.t.cfg.UserAgent))
 }

@@ -233,3 +233,5 @@ func TestDialUnavailable(t *testing.T) {
 		t.Errorf("Dial to unregistered: %v", err)
 	}
 }
+
+func dialOpts() engine.DialOptions { return engine.DialOptions{CallerIDNumber: "110"} }
