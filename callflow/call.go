@@ -481,7 +481,7 @@ func (cl *call) agentAnswered(l *leg) {
 	pbx := cl.ctl.pbx
 	_ = cl.cmd("stop ring", func(ctx context.Context) error { return pbx.StopRing(ctx, cl.caller.id) })
 	_ = cl.cmd("stop moh", func(ctx context.Context) error { return pbx.StopMOH(ctx, cl.caller.id) })
-	if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id, l.id) }); err != nil {
+	if err := cl.bridgeAdd(cl.caller.id, l.id); err != nil {
 		cl.log.Error("cannot bridge caller with agent", zap.String("agent_channel_id", l.id), zap.Error(err))
 	}
 	cl.log.Info("agent answered", zap.String("agent", l.agent), zap.String("agent_channel_id", l.id))
@@ -1038,12 +1038,12 @@ func (cl *call) targetAnswered(l *leg) {
 	case StateTransferRinging, StateEmergencyRinging:
 		if from == StateTransferRinging {
 			cl.stopCallerWaiting()
-			if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id, l.id) }); err != nil {
+			if err := cl.bridgeAdd(cl.caller.id, l.id); err != nil {
 				cl.log.Error("cannot bridge caller with the new agent", zap.Error(err))
 			}
 		} else {
 			// Emergency: 110 joins first, then the first agent leaves: the caller always hears someone.
-			_ = cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, l.id) })
+			_ = cl.bridgeAdd(l.id)
 		}
 		if x.referChan != "" {
 			// Tell the agent's phone before its channel goes away.
@@ -1060,7 +1060,7 @@ func (cl *call) targetAnswered(l *leg) {
 		cl.rec.OwnerPlatform = l.platform
 		cl.finishTransfer(OutcomeCompleted, "")
 	case StateConsultRinging:
-		_ = cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, l.id) })
+		_ = cl.bridgeAdd(l.id)
 		cl.other = l
 	}
 	cl.log.Info("transfer answered", zap.String("transfer_id", x.id), zap.String("agent", l.agent), zap.String("agent_channel_id", l.id))
@@ -1105,7 +1105,7 @@ func (cl *call) transferFailed(outcome TransferOutcome, reason string, notify bo
 	}
 	if x.mode == ModeOneKey {
 		// The first agent stayed in the bridge; adding it again would make it leave and re-enter (t12).
-		if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id) }); err != nil {
+		if err := cl.bridgeAdd(cl.caller.id); err != nil {
 			cl.log.Error("cannot bring the caller back to the first agent", zap.Error(err))
 		}
 	}
@@ -1174,4 +1174,25 @@ func (cl *call) finishTransfer(o TransferOutcome, reason string) {
 			}
 		}
 	}
+}
+
+// bridgeAdd adds channels to the call's bridge. A bridge destroyed under the call
+// (by an operator or a PBX fault) is made again with the agents who belong in it.
+func (cl *call) bridgeAdd(ids ...string) error {
+	pbx := cl.ctl.pbx
+	err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, ids...) })
+	if !errors.Is(err, ErrBridgeGone) {
+		return err
+	}
+	cl.log.Warn("call bridge vanished; making it again", zap.String("bridge_id", cl.bridgeID))
+	if err := cl.cmd("bridge create", func(ctx context.Context) error { return pbx.CreateBridge(ctx, cl.bridgeID) }); err != nil && !errors.Is(err, ErrConflict) {
+		return err
+	}
+	all := slices.Clone(ids)
+	for _, l := range []*leg{cl.owner, cl.other} {
+		if l != nil && !l.gone && !l.released && !slices.Contains(all, l.id) {
+			all = append(all, l.id)
+		}
+	}
+	return cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, all...) })
 }

@@ -153,6 +153,16 @@ func (c *Controller) dispatch(ctx context.Context, ev Event) {
 			c.startCall(ctx, e, Platform(p))
 			return
 		}
+		if len(e.Args) > 0 && e.Args[0] == "outbound" {
+			// One of our legs answered after its call ended: no orphan may stay up.
+			c.log.Info("hanging up a leg of an ended call", zap.String("channel_id", e.ChannelID), zap.Strings("args", e.Args))
+			hctx, cancel := context.WithTimeout(ctx, c.teardownTimeout())
+			defer cancel()
+			if err := c.pbx.Hangup(hctx, e.ChannelID, "normal"); err != nil && !errors.Is(err, ErrChannelGone) {
+				c.log.Warn("hangup of an orphan leg", zap.String("channel_id", e.ChannelID), zap.Error(err))
+			}
+			return
+		}
 		c.log.Debug("stasis start of an unknown channel", zap.String("channel_id", e.ChannelID), zap.Strings("args", e.Args))
 		return
 	}

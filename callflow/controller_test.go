@@ -557,3 +557,47 @@ func TestInboundLinkageHeadersOnRecord(t *testing.T) {
 		t.Error("absent header (500) must simply be absent")
 	}
 }
+
+// TestBridgeDestroyedUnderTransfer: the call bridge vanishes while 110 rings; the
+// caller still ends with an agent either way.
+func TestBridgeDestroyedUnderTransfer(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		t.Run(map[bool]string{true: "answered", false: "no answer"}[answer], func(t *testing.T) {
+			h := newHarness(t, map[string]fbehave{ep1001: {kind: "answer"}, ep2001: {kind: "manual"}}, nil)
+			id := h.call("12345")
+			h.softkey(id, KeyTransfer, category(Dir12345To110))
+			h.waitState(id, StateTransferRinging)
+			target := h.agentChan(id, RoleAgent110)
+			_ = h.f.DestroyBridge(context.Background(), id+"-br")
+			want := []string{ep2001}
+			if answer {
+				h.f.answerLeg(target)
+			} else {
+				h.f.failLeg(target, 19, "User alerting, no answer", false)
+				want = []string{ep1001}
+			}
+			h.waitState(id, StateTalking)
+			eventually(t, "caller with an agent", func() bool { return slices.Equal(h.f.partners("cit-12345"), want) })
+			h.callerHangsUpAndAllIsClean(id, "cit-12345")
+		})
+	}
+}
+
+// TestCallerHangsUpRightAfterSoftkey: the caller leaves within milliseconds of the press.
+func TestCallerHangsUpRightAfterSoftkey(t *testing.T) {
+	h := newHarness(t, map[string]fbehave{ep1001: {kind: "answer"}, ep2001: {kind: "answer", delay: 50 * time.Millisecond}}, nil)
+	id := h.call("12345")
+	go h.f.remoteHangup("cit-12345")
+	_, _ = h.ctl.Softkey(context.Background(), SoftkeyRequest{CallID: id, Key: KeyTransfer, Category: category(Dir12345To110)})
+	h.waitState(id, StateEnded)
+	eventually(t, "no channel or bridge left", func() bool { return h.f.liveChannels() == 0 && h.f.liveBridges() == 0 })
+}
+
+func TestLateAnswerOfAnEndedCallIsHungUp(t *testing.T) {
+	h := newHarness(t, nil, nil)
+	h.f.mu.Lock()
+	h.f.chans["late-1"] = &fchan{id: "late-1", endpoint: ep2001, originated: true, playing: map[string]bool{}}
+	h.f.mu.Unlock()
+	h.f.answerLeg("late-1")
+	eventually(t, "orphan leg hung up", func() bool { return h.f.liveChannels() == 0 })
+}

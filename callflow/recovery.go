@@ -230,7 +230,7 @@ func (cl *call) recover(m recoverMsg) {
 			return
 		}
 		_ = pbx.StopMOH(cl.ctx, cl.caller.id)
-		if err := cl.cmd("bridge add", func(ctx context.Context) error { return pbx.AddToBridge(ctx, cl.bridgeID, cl.caller.id, keep.id) }); err != nil {
+		if err := cl.bridgeAdd(cl.caller.id, keep.id); err != nil {
 			cl.log.Error("recovery: cannot bridge the caller", zap.Error(err))
 		}
 		for _, l := range agentsUp {

@@ -14,12 +14,14 @@ import (
 
 	"linkctl/ari/sim"
 	"linkctl/callflow"
+	"linkctl/config"
 )
 
 // BenchResult is the report of one load run.
 type BenchResult struct {
 	Calls            int
 	Completed        int
+	Outcomes         map[callflow.TransferOutcome]int // every transfer's outcome
 	P50, P99, Max    time.Duration // softkey -> first ARI command of the transfer
 	TransfersPerSec  float64
 	HeapPerCallBytes float64 // process heap growth per established call (switch + ARI + controller)
@@ -28,8 +30,8 @@ type BenchResult struct {
 }
 
 func (r BenchResult) String() string {
-	return fmt.Sprintf("calls=%d completed=%d softkey->first-ARI-command p50=%v p99=%v max=%v transfers/s=%.0f heap/call=%.1f KiB (switch+ARI+controller, one process) setup=%v transfers=%v",
-		r.Calls, r.Completed, r.P50, r.P99, r.Max, r.TransfersPerSec, r.HeapPerCallBytes/1024, r.SetupTook.Round(time.Millisecond), r.TransferTook.Round(time.Millisecond))
+	return fmt.Sprintf("calls=%d completed=%d outcomes=%v softkey->first-ARI-command p50=%v p99=%v max=%v transfers/s=%.0f heap/call=%.1f KiB (switch+ARI+controller, one process) setup=%v transfers=%v",
+		r.Calls, r.Completed, r.Outcomes, r.P50, r.P99, r.Max, r.TransfersPerSec, r.HeapPerCallBytes/1024, r.SetupTook.Round(time.Millisecond), r.TransferTook.Round(time.Millisecond))
 }
 
 // firstCommand wraps the PBX and notes when the controller issues the first command
@@ -48,7 +50,8 @@ func (f *firstCommand) RemoveFromBridge(ctx context.Context, bridgeID, channelID
 // transfer on each, offered at rate transfers per second (0: all at once).
 func Bench(ctx context.Context, n int, rate float64, log *zap.Logger) (BenchResult, error) {
 	cfg := Config()
-	cfg.Controller.AnnouncementMax = cfg.Controller.TransferRingTimeout // keep the tone; not what is measured
+	cfg.Controller.TransferRingTimeout = config.Duration(30 * time.Second) // load must not turn into no-answer
+	cfg.Controller.AnnouncementMax = config.Duration(2 * time.Second)
 	fc := &firstCommand{}
 	env, err := StartWith(ctx, cfg, log, func(p callflow.PBX) callflow.PBX { fc.PBX = p; return fc })
 	if err != nil {
@@ -138,14 +141,18 @@ func Bench(ctx context.Context, n int, rate float64, log *zap.Logger) (BenchResu
 	wg.Wait()
 	deadline = time.Now().Add(60 * time.Second)
 	for {
-		done := 0
+		settled := 0
+		res.Outcomes = map[callflow.TransferOutcome]int{}
 		for _, id := range ids {
-			if r, ok := env.Controller.Call(id); ok && len(r.Transfers) == 1 && r.Transfers[0].Outcome == callflow.OutcomeCompleted {
-				done++
+			if r, ok := env.Controller.Call(id); ok && len(r.Transfers) == 1 {
+				res.Outcomes[r.Transfers[0].Outcome]++
+				if r.Transfers[0].Outcome != callflow.OutcomePending {
+					settled++
+				}
 			}
 		}
-		res.Completed = done
-		if done == n || time.Now().After(deadline) {
+		res.Completed = res.Outcomes[callflow.OutcomeCompleted]
+		if settled == n || time.Now().After(deadline) {
 			break
 		}
 		time.Sleep(10 * time.Millisecond)
