@@ -22,7 +22,7 @@ type BenchResult struct {
 	Calls            int
 	Completed        int
 	Outcomes         map[callflow.TransferOutcome]int // every transfer's outcome
-	P50, P99, Max    time.Duration // softkey -> first ARI command of the transfer
+	P50, P99, Max    time.Duration                    // softkey -> first ARI command of the transfer
 	TransfersPerSec  float64
 	HeapPerCallBytes float64 // process heap growth per established call (switch + ARI + controller)
 	SetupTook        time.Duration
