@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 )
 
@@ -73,9 +74,16 @@ func jsonError(body []byte, err error) *apiError {
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return newError(http.StatusBadRequest, "malformed_json", "JSON 不完整", "truncated JSON", "(body)")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
-		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		name := strings.TrimPrefix(err.Error(), "json: unknown field ")
+		if uq, err := strconv.Unquote(name); err == nil {
+			name = uq
+		}
+		field := name
+		if field == "" {
+			field = `""` // an empty key still needs naming
+		}
 		return newError(http.StatusBadRequest, "unknown_field",
-			fmt.Sprintf("未知字段 %q", name), fmt.Sprintf("unknown field %q", name), name)
+			fmt.Sprintf("未知字段 %q", name), fmt.Sprintf("unknown field %q", name), field)
 	}
 	return newError(http.StatusBadRequest, "malformed_json", "JSON 无法解析", err.Error(), "(body)")
 }
