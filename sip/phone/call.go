@@ -72,7 +72,7 @@ const (
 type dialog interface {
 	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
 	WriteRequest(req *sip.Request) error
-	Bye(ctx context.Context) error
+	WriteBye(ctx context.Context, bye *sip.Request) error
 	Context() context.Context
 }
 
@@ -206,7 +206,7 @@ func (p *Phone) Call(ctx context.Context, target string, headers ...Header) (*Ca
 	}
 	if err != nil {
 		byeCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
-		_ = uac.Bye(byeCtx)
+		_ = uac.WriteBye(byeCtx, c.inDialog(sip.BYE, res.Contact()))
 		cancel()
 		return fail(fmt.Errorf("phone %s: call %s: answer SDP: %w", p.opts.User, target, err))
 	}
@@ -245,7 +245,7 @@ func (c *Call) startMedia(neg media.Negotiated) {
 	c.remoteHold = neg.OnHold()
 	c.mu.Unlock()
 	if !started {
-		go c.mediaLoop()
+		c.p.goTracked(c.mediaLoop)
 	}
 }
 
@@ -506,6 +506,18 @@ func (c *Call) sendInfo(digit string) error {
 	return err
 }
 
+// inDialog builds an in-dialog request to the remote target (or to contact, when
+// the target is not known yet), leaving from our listening socket.
+func (c *Call) inDialog(method sip.RequestMethod, contact *sip.ContactHeader) *sip.Request {
+	target := c.remoteTarget()
+	if contact != nil {
+		target = contact.Address
+	}
+	req := sip.NewRequest(method, target)
+	c.p.fromListener(req)
+	return req
+}
+
 func (c *Call) remoteTarget() sip.Uri {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -519,6 +531,7 @@ func (c *Call) do(method string, req *sip.Request) (*sip.Response, error) {
 	}
 	ctx, cancel := context.WithTimeout(c.p.ctx, 5*time.Second)
 	defer cancel()
+	c.p.fromListener(req)
 	res, err := c.dlg.Do(ctx, req)
 	if err != nil {
 		return nil, fmt.Errorf("call %s: %s: %w", c.callID, method, err)
@@ -536,7 +549,7 @@ func (c *Call) Hangup(ctx context.Context) error {
 	}
 	reason := EndLocalHangup
 	c.ending.CompareAndSwap(nil, &reason)
-	err := c.dlg.Bye(ctx)
+	err := c.dlg.WriteBye(ctx, c.inDialog(sip.BYE, nil))
 	c.end(EndLocalHangup)
 	if err != nil {
 		return fmt.Errorf("call %s: bye: %w", c.callID, err)
@@ -571,6 +584,7 @@ func (c *Call) reinvite(dir string, to CallState) error {
 	res, err := c.do("re-INVITE", req)
 	if res != nil && res.IsSuccess() {
 		ack := sip.NewRequest(sip.ACK, c.remoteTarget())
+		c.p.fromListener(ack)
 		if ackErr := c.dlg.WriteRequest(ack); ackErr != nil {
 			c.log.Warn("re-invite ack failed", zap.Error(ackErr))
 		}

@@ -158,9 +158,9 @@ func (p *Phone) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	case closed:
 		_ = in.Reject(480)
 	case handler != nil:
-		go handler(in)
+		p.goTracked(func() { handler(in) })
 	case p.opts.AutoAnswer:
-		go p.autoAnswer(in)
+		p.goTracked(func() { p.autoAnswer(in) })
 	default:
 		_ = in.Reject(480)
 	}
@@ -264,11 +264,11 @@ func (p *Phone) onInfo(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
 		return
 	}
-	digit := parseInfoDigit(req)
-	respond(tx, req, 200, "OK")
-	if digit != "" {
+	// record before answering: the next request may be handled the moment we answer
+	if digit := parseInfoDigit(req); digit != "" {
 		c.addDigit(digit)
 	}
+	respond(tx, req, 200, "OK")
 }
 
 func parseInfoDigit(req *sip.Request) string {
@@ -305,7 +305,6 @@ func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Subscription Does Not Exist")
 		return
 	}
-	respond(tx, req, 200, "OK")
 	frag := strings.TrimSpace(string(req.Body()))
 	if i := strings.IndexAny(frag, "\r\n"); i >= 0 {
 		frag = frag[:i] // the status line is what matters
@@ -314,4 +313,5 @@ func (p *Phone) onNotify(req *sip.Request, tx sip.ServerTransaction) {
 	c.notifies = append(c.notifies, frag)
 	c.notifyLocked()
 	c.mu.Unlock()
+	respond(tx, req, 200, "OK") // after recording, so NOTIFYs are kept in order
 }

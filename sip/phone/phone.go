@@ -98,11 +98,14 @@ type Phone struct {
 	cancel context.CancelFunc
 	served chan struct{}
 
+	wg sync.WaitGroup // media loops and request handlers, waited for by Close
+
 	mu         sync.Mutex
 	calls      map[string]*Call // by Call-ID
 	onIncoming func(*Incoming)
 	answered   chan *Call
 	closed     bool
+	closeDone  chan struct{}
 }
 
 // RegisterError is a REGISTER refused with a final status.
@@ -166,13 +169,14 @@ func New(ctx context.Context, opts Options) (*Phone, error) {
 		opts.Domain = laddr.IP.String()
 	}
 	p := &Phone{
-		opts:     opts,
-		log:      opts.Logger.With(zap.String("phone", opts.User), zap.Stringer("sip_addr", laddr)),
-		conn:     conn,
-		laddr:    laddr,
-		calls:    make(map[string]*Call),
-		answered: make(chan *Call, 32),
-		served:   make(chan struct{}),
+		opts:      opts,
+		log:       opts.Logger.With(zap.String("phone", opts.User), zap.Stringer("sip_addr", laddr)),
+		conn:      conn,
+		laddr:     laddr,
+		calls:     make(map[string]*Call),
+		answered:  make(chan *Call, 32),
+		served:    make(chan struct{}),
+		closeDone: make(chan struct{}),
 	}
 	slogger := newSlog(p.log.Named("sipgo"))
 	host := laddr.IP.String()
@@ -192,11 +196,11 @@ func New(ctx context.Context, opts Options) (*Phone, error) {
 		return nil, fmt.Errorf("phone %s: client: %w", opts.User, err)
 	}
 	p.dua = &sipgo.DialogUA{Client: p.client, ContactHDR: sip.ContactHeader{Address: p.contactURI()}}
-	p.srv.OnInvite(p.onInvite)
-	p.srv.OnAck(p.onAck)
-	p.srv.OnBye(p.onBye)
-	p.srv.OnInfo(p.onInfo)
-	p.srv.OnNotify(p.onNotify)
+	p.srv.OnInvite(p.tracked(p.onInvite))
+	p.srv.OnAck(p.tracked(p.onAck))
+	p.srv.OnBye(p.tracked(p.onBye))
+	p.srv.OnInfo(p.tracked(p.onInfo))
+	p.srv.OnNotify(p.tracked(p.onNotify))
 	p.srv.OnOptions(func(req *sip.Request, tx sip.ServerTransaction) { respond(tx, req, 200, "OK") })
 	p.srv.OnCancel(func(req *sip.Request, tx sip.ServerTransaction) {
 		respond(tx, req, 481, "Call/Transaction Does Not Exist")
@@ -340,9 +344,11 @@ func (p *Phone) Close() error {
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
+		<-p.closeDone // a concurrent Close (e.g. ctx ended) finishes first
 		return nil
 	}
 	p.closed = true
+	defer close(p.closeDone)
 	calls := make([]*Call, 0, len(p.calls))
 	for _, c := range p.calls {
 		calls = append(calls, c)
@@ -359,10 +365,43 @@ func (p *Phone) Close() error {
 	err := p.ua.Close()
 	p.conn.Close()
 	<-p.served
+	p.wg.Wait()
 	if err != nil {
 		return fmt.Errorf("phone %s: close: %w", p.opts.User, err)
 	}
 	return nil
+}
+
+// goTracked runs f on a goroutine Close waits for.
+func (p *Phone) goTracked(f func()) {
+	p.wg.Add(1)
+	go func() {
+		defer p.wg.Done()
+		f()
+	}()
+}
+
+// tracked wraps a sipgo request handler so Close waits for it to return.
+func (p *Phone) tracked(h func(*sip.Request, sip.ServerTransaction)) func(*sip.Request, sip.ServerTransaction) {
+	return func(req *sip.Request, tx sip.ServerTransaction) {
+		p.mu.Lock()
+		if p.closed {
+			p.mu.Unlock()
+			respond(tx, req, 503, "Service Unavailable")
+			return
+		}
+		p.wg.Add(1)
+		p.mu.Unlock()
+		defer p.wg.Done()
+		h(req, tx)
+	}
+}
+
+// fromListener makes req leave from the phone's SIP socket: sipgo sends
+// in-dialog requests from a fresh ephemeral socket otherwise, which peers that
+// identify endpoints by source address (Asterisk's identify, our switch) reject.
+func (p *Phone) fromListener(req *sip.Request) {
+	req.Laddr = sip.Addr{IP: p.laddr.IP, Port: p.laddr.Port}
 }
 
 func (p *Phone) addCall(c *Call) error {
