@@ -28,6 +28,10 @@ type SIPConfig struct {
 	MinExpires int `yaml:"min_expires"`
 	// Codecs is the offer/answer preference order: PCMU, PCMA.
 	Codecs []string `yaml:"codecs"`
+	// AllowAnonymous lets callers that are neither a trunk nor a registered
+	// account in as endpoint "anonymous" (citizens reaching 12345/110 directly,
+	// like Asterisk's anonymous endpoint). Turn off when only trunks and phones may call.
+	AllowAnonymous bool `yaml:"allow_anonymous"`
 	// Accounts are the agent phones that REGISTER with digest authentication.
 	Accounts []SIPAccount `yaml:"accounts"`
 	// Trunks are static peers (the other platform, or a citizen gateway) identified by source address.
@@ -84,6 +88,7 @@ func (c *SIPConfig) setDefaults() {
 	c.MaxExpires = 3600
 	c.MinExpires = 60
 	c.Codecs = []string{"PCMU", "PCMA"}
+	c.AllowAnonymous = true
 }
 
 func (c *SIPConfig) validate(v *validator) {

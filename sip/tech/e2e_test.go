@@ -54,12 +54,8 @@ func startSwitch(t *testing.T, sipCfg func(*config.SIPConfig)) *ariHarness {
 		cancel()
 		t.Fatal(err)
 	}
-	tc, err := tech.New(tech.Options{Config: cfg.SIP, Router: sw.Engine, Logger: log, Media: tech.RTPMedia(cfg.SIP, log)})
+	tc, err := tech.Attach(ctx, sw.Engine, cfg.SIP, log)
 	if err != nil {
-		t.Fatal(err)
-	}
-	sw.Engine.RegisterTech(tc)
-	if err := tc.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {

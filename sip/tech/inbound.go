@@ -172,7 +172,7 @@ func (t *Tech) vetInvite(req *sip.Request) inviteVerdict {
 	endpoint, dtmfInfo, ok := t.identify(req)
 	if !ok {
 		return inviteVerdict{status: 403, phrase: "Forbidden",
-			why: fmt.Errorf("account %q is not registered from %s", req.From().Address.User, req.Source())}
+			why: fmt.Errorf("caller %q from %s is no trunk, no account registered there, and anonymous calls are off or the account is registered elsewhere", req.From().Address.User, req.Source())}
 	}
 	return inviteVerdict{media: rm, endpoint: endpoint, dtmfInfo: dtmfInfo}
 }
@@ -207,7 +207,8 @@ func inboundHeaders(req *sip.Request) []engine.Header {
 
 // identify names the endpoint an INVITE came from: a trunk by source
 // address; an account by From user when it is registered from this host;
-// anyone else is "anonymous". An account name used from elsewhere is refused.
+// anyone else is "anonymous" (if sip.allow_anonymous). An account name used
+// from elsewhere is refused.
 func (t *Tech) identify(req *sip.Request) (endpoint string, dtmfInfo bool, ok bool) {
 	if name, found := t.dir.identifyTrunk(req.Source()); found {
 		tr, _, _ := t.dir.trunk(name)
@@ -225,6 +226,9 @@ func (t *Tech) identify(req *sip.Request) (endpoint string, dtmfInfo bool, ok bo
 			return "", false, false
 		}
 		return user, acc.DTMFMode == "info", true
+	}
+	if !t.cfg.AllowAnonymous {
+		return "", false, false
 	}
 	return anonymousEndpoint, false, true
 }

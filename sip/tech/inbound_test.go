@@ -241,3 +241,29 @@ func TestInboundCancel(t *testing.T) {
 	}
 	waitNoDialogs(t, tc)
 }
+
+// With allow_anonymous off, a caller that is neither trunk nor registered
+// account is refused with 403 and never reaches the engine.
+func TestAnonymousRefused(t *testing.T) {
+	cfg := testConfig()
+	cfg.AllowAnonymous = false
+	eng := newFakeEngine()
+	tc := startTech(t, cfg, eng, nil)
+	citizen := newPeer(t, "citizen")
+	ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+	defer cancel()
+	dlg, err := citizen.invite(ctx, tc, "12345", sippOffer(6100, "0 101"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = dlg.WaitAnswer(ctx, sipgo.AnswerOptions{})
+	var dr *sipgo.ErrDialogResponse
+	if !errors.As(err, &dr) || dr.Res.StatusCode != 403 {
+		t.Fatalf("WaitAnswer = %v, want 403", err)
+	}
+	select {
+	case ch := <-eng.inbound:
+		t.Fatalf("engine saw %+v", ch.call)
+	default:
+	}
+}

@@ -104,6 +104,27 @@ func New(o Options) (*Tech, error) {
 	return t, nil
 }
 
+// Switch is what Attach needs from the engine: it takes technologies and
+// routes their inbound calls (*engine.Engine implements it).
+type Switch interface {
+	engine.InboundRouter
+	RegisterTech(engine.Technology)
+}
+
+// Attach builds the SIP technology with real RTP media, registers it on the
+// switch and starts it: the one call the wiring (embedded switch / cmd) needs.
+func Attach(ctx context.Context, sw Switch, cfg config.SIPConfig, log *zap.Logger) (*Tech, error) {
+	t, err := New(Options{Config: cfg, Router: sw, Logger: log, Media: RTPMedia(cfg, log)})
+	if err != nil {
+		return nil, err
+	}
+	sw.RegisterTech(t)
+	if err := t.Start(ctx); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
 // SetRouter sets the engine that receives inbound calls.
 func (t *Tech) SetRouter(r engine.InboundRouter) {
 	t.routerMu.Lock()
@@ -160,7 +181,7 @@ func (t *Tech) Start(ctx context.Context) error {
 		t.closeSockets()
 		return fmt.Errorf("sip: server: %w", err)
 	}
-	if t.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(port), sipgo.WithClientLogger(slogger)); err != nil {
+	if t.client, err = sipgo.NewClient(ua, sipgo.WithClientHostname(host), sipgo.WithClientPort(port), sipgo.WithClientNAT(), sipgo.WithClientLogger(slogger)); err != nil {
 		t.closeSockets()
 		return fmt.Errorf("sip: client: %w", err)
 	}
