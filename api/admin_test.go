@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +93,30 @@ func TestMattersAndStats(t *testing.T) {
 	srv = testServer(t, Options{Store: st, Now: func() time.Time { return t0 }})
 	if a = call(t, srv, "GET", "/v1/stats/daily", tokSup, ""); a.body["day"] != "2026-12-03" {
 		t.Fatalf("default date: %s", a.raw)
+	}
+}
+
+func TestReadyCheckHelpers(t *testing.T) {
+	tests := []struct {
+		name  string
+		check ReadyCheck
+		ok    bool
+	}{
+		{"ari connected", ConnectedCheck("ari", func() bool { return true }), true},
+		{"ari down", ConnectedCheck("ari", func() bool { return false }), false},
+		{"one trunk of two up", AnyUpCheck("trunks", func() (int, int) { return 1, 2 }), true},
+		{"all trunks down", AnyUpCheck("trunks", func() (int, int) { return 0, 2 }), false},
+		{"no trunks configured", AnyUpCheck("trunks", func() (int, int) { return 0, 0 }), true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			err := tc.check.Check(context.Background())
+			if (err == nil) != tc.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tc.ok)
+			}
+			if err != nil && (!errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), tc.check.Name)) {
+				t.Fatalf("error should name the check and wrap ErrUnavailable: %v", err)
+			}
+		})
 	}
 }

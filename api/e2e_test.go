@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
@@ -72,12 +71,7 @@ func startStack(t *testing.T, ctx context.Context, tokens []config.APIToken) *st
 	go func() { _ = pbx.Run(runCtx) }()
 	go func() { _ = ctl.Run(runCtx) }()
 	srv := testServer(t, Options{Controller: ctl, Store: st, Redact: st.RedactFor, Matters: ctl.Matters, Tokens: tokens,
-		Ready: []ReadyCheck{{Name: "ari", Check: func(context.Context) error {
-			if !pbx.Connected() {
-				return fmt.Errorf("ari websocket: %w", ErrUnavailable)
-			}
-			return nil
-		}}}})
+		Ready: []ReadyCheck{ConnectedCheck("ari", pbx.Connected)}})
 	waitUntil(t, ctx, "ready", func() bool { return call(t, srv, "GET", "/readyz", "", "").status == 200 })
 	return &stack{srv: srv, sw: sw, ctl: ctl, st: st, cfg: cfg}
 }
