@@ -98,3 +98,34 @@ func BenchmarkTick1000Calls(b *testing.B) {
 		e.Tick()
 	}
 }
+
+// BenchmarkTick1000MediaCalls: one media tick for 500 two-party bridges whose
+// 1,000 members all have a MediaPort (Sim tone phones): read, mix, write.
+func BenchmarkTick1000MediaCalls(b *testing.B) {
+	e, st, stop := benchEngine(b)
+	defer stop()
+	ctx := context.Background()
+	ids := make([]string, 1000)
+	for i := range ids {
+		c, err := st.Phone(fmt.Sprintf("m%d", i)).SetScript(sim.Script{ToneHz: 300 + float64(i%20)*100}).Call(ctx, "12345")
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids[i] = c.ChannelID()
+		_ = e.Answer(ids[i])
+	}
+	for i := 0; i < len(ids); i += 2 {
+		bid := fmt.Sprintf("b%d", i)
+		if _, err := e.CreateBridge(bid, "", ""); err != nil {
+			b.Fatal(err)
+		}
+		if err := e.AddChannels(bid, ids[i:i+2]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		e.Tick()
+	}
+}

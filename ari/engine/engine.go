@@ -68,6 +68,7 @@ type Engine struct {
 	mixOut     [][]int16
 	mixHave    []bool
 	genBuf     [FrameSamples]int16
+	plan       tickPlan // Tick's scratch; only Tick touches it
 
 	idSeq   atomic.Int64
 	started time.Time

@@ -201,36 +201,88 @@ func (e *Engine) Run(ctx context.Context) {
 	}
 }
 
-// Tick advances the media clock by one 20 ms frame (Run calls it; tests may call it directly).
+// tickPlan is what one media tick must do, captured under the engine lock and
+// carried out without it, so technologies' ReadFrame/WriteFrame (RTP I/O) never
+// hold up REST requests and events.
+type tickPlan struct {
+	members []planMember // all bridges' members, bridge after bridge
+	sizes   []int        // member count of each planned bridge
+	gens    []planGen
+	done    []*Playback
+}
+
+type planMember struct {
+	media     MediaPort
+	generated bool // hears generated audio instead of the bridge
+}
+
+type planGen struct {
+	src   media.Source
+	media MediaPort
+	pb    *Playback
+}
+
+// Tick advances the media clock by one 20 ms frame (Run calls it; tests may call
+// it directly, but never concurrently with Run).
 func (e *Engine) Tick() {
+	p := &e.plan
+	p.members, p.sizes, p.gens, p.done = p.members[:0], p.sizes[:0], p.gens[:0], p.done[:0]
 	e.mu.Lock()
-	defer e.unlock()
 	for _, b := range e.bridges {
 		if b.mediaMembers == 0 || len(b.members) < 2 {
 			continue
 		}
-		n := len(b.members)
+		for _, m := range b.members {
+			p.members = append(p.members, planMember{media: m.media, generated: m.gen.src != nil})
+		}
+		p.sizes = append(p.sizes, len(b.members))
+	}
+	for ch := range e.generating {
+		p.gens = append(p.gens, planGen{src: ch.gen.src, media: ch.media, pb: ch.gen.pb})
+	}
+	e.unlock()
+
+	off := 0
+	for _, n := range p.sizes {
 		e.grow(n)
 		in, out, have := e.mixIn[:n], e.mixOut[:n], e.mixHave[:n]
-		for i, m := range b.members {
+		ms := p.members[off : off+n]
+		off += n
+		for i, m := range ms {
 			have[i] = m.media != nil && m.media.ReadFrame(in[i])
 		}
-		media.MixInto(out, in, have)
-		for i, m := range b.members {
-			if m.media != nil && m.gen.src == nil {
+		if n == 2 {
+			// Two parties: a straight relay, no mixing.
+			relay(out[0], in[1], have[1])
+			relay(out[1], in[0], have[0])
+		} else {
+			media.MixInto(out, in, have)
+		}
+		for i, m := range ms {
+			if m.media != nil && !m.generated {
 				m.media.WriteFrame(out[i])
 			}
 		}
 	}
-	for ch := range e.generating {
-		ok := ch.gen.src.Next(e.genBuf[:])
-		if ch.media != nil {
-			ch.media.WriteFrame(e.genBuf[:])
+	for _, g := range p.gens {
+		ok := g.src.Next(e.genBuf[:])
+		if g.media != nil {
+			g.media.WriteFrame(e.genBuf[:])
 		}
-		if !ok && ch.gen.pb != nil {
-			e.finishPlaybackLocked(ch.gen.pb, PlaybackDone, true)
+		if !ok && g.pb != nil {
+			p.done = append(p.done, g.pb)
 		}
 	}
+	if len(p.done) == 0 {
+		return
+	}
+	e.mu.Lock()
+	for _, pb := range p.done {
+		if pb.ch.playing == pb && !pb.ch.gone {
+			e.finishPlaybackLocked(pb, PlaybackDone, true)
+		}
+	}
+	e.unlock()
 }
 
 func (e *Engine) grow(n int) {
@@ -239,4 +291,12 @@ func (e *Engine) grow(n int) {
 		e.mixOut = append(e.mixOut, make([]int16, FrameSamples))
 		e.mixHave = append(e.mixHave, false)
 	}
+}
+
+func relay(dst, src []int16, have bool) {
+	if have {
+		copy(dst, src)
+		return
+	}
+	clear(dst)
 }

@@ -554,12 +554,16 @@ type port struct {
 func (p *port) ReadFrame(buf []int16) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	// A rotating phasor instead of math.Sin per sample: 1,000 talking phones stay cheap.
 	step := 2 * math.Pi * p.freq / 8000
+	cs, sn := math.Cos(step), math.Sin(step)
+	re, im := math.Cos(p.phase), math.Sin(p.phase)
+	lvl := float64(p.level)
 	for i := range buf {
-		buf[i] = int16(float64(p.level) * math.Sin(p.phase))
-		p.phase += step
+		buf[i] = int16(lvl * im)
+		re, im = re*cs-im*sn, re*sn+im*cs
 	}
-	p.phase = math.Mod(p.phase, 2*math.Pi)
+	p.phase = math.Mod(p.phase+step*float64(len(buf)), 2*math.Pi)
 	return true
 }
 
