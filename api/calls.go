@@ -60,6 +60,11 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 			"unknown softkey "+strconv.Quote(b.Key)+"; valid: "+strings.Join(names, ", ")))
 		return
 	}
+	if e := checkText(textField{"ticket_id", b.TicketID, 64, false}, textField{"category", b.Category, 128, false},
+		textField{"agent", b.Agent, 128, false}, textField{"channel_id", b.ChannelID, 128, false}); e != nil {
+		writeError(w, e)
+		return
+	}
 	if b.Key == string(callflow.KeyEmergency) {
 		b.Emergency = true
 	}

@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // decodeJSON reads one JSON object from a capped body into v, strictly: unknown
@@ -97,4 +99,35 @@ func requiredError(field string) *apiError {
 // invalidField is the 400 for a field with a wrong value.
 func invalidField(field, zh, en string) *apiError {
 	return newError(http.StatusBadRequest, "invalid_field", fmt.Sprintf("字段 %s：%s", field, zh), fmt.Sprintf("field %s: %s", field, en), field)
+}
+
+// textField is one string field checked by checkText.
+type textField struct {
+	name      string
+	value     string
+	max       int  // in characters
+	multiline bool // allow \n and \t (summaries, results, reasons)
+}
+
+// checkText refuses overlong values and control characters: ticket ids and
+// categories travel on as SIP headers and channel variables, where a CR or LF
+// would forge a header.
+func checkText(fields ...textField) *apiError {
+	for _, f := range fields {
+		if n := utf8.RuneCountInString(f.value); n > f.max {
+			return invalidField(f.name, fmt.Sprintf("不超过 %d 字（现 %d 字）", f.max, n), fmt.Sprintf("at most %d characters, got %d", f.max, n))
+		}
+		if !utf8.ValidString(f.value) {
+			return invalidField(f.name, "不是有效的 UTF-8 文本", "not valid UTF-8")
+		}
+		for _, r := range f.value {
+			if f.multiline && (r == '\n' || r == '\t') {
+				continue
+			}
+			if unicode.IsControl(r) {
+				return invalidField(f.name, fmt.Sprintf("含有控制字符 %U", r), fmt.Sprintf("contains control character %U", r))
+			}
+		}
+	}
+	return nil
 }

@@ -32,6 +32,8 @@ func TestStrictSoftkeyBodies(t *testing.T) {
 		{"unknown key", `{"key":"fly"}`, "", 400, "invalid_field", "key", "three-way"},
 		{"transfer needs category", `{"key":"transfer"}`, "", 400, "missing_field", "category", "category"},
 		{"category not in direction", `{"key":"transfer","category":"不存在的分类"}`, "", 400, "unknown_category", "category", "社会治安类/盗砸抢骗"},
+		{"CRLF in ticket id", `{"key":"cancel","ticket_id":"GD-1\r\nX-Evil: 1"}`, "", 400, "invalid_field", "ticket_id", "U+000D"},
+		{"overlong ticket id", `{"key":"cancel","ticket_id":"` + strings.Repeat("9", 65) + `"}`, "", 400, "invalid_field", "ticket_id", "64"},
 		{"emergency needs no category", `{"key":"emergency"}`, "", 200, "", "", ""},
 		{"valid transfer", `{"key":"transfer","category":"社会治安类/盗砸抢骗","ticket_id":"GD-1"}`, "", 200, "", "", ""},
 	}

@@ -91,6 +91,21 @@ func (s *server) validatePush(p Principal, b pushBody) *apiError {
 			}
 		}
 	}
+	fields := []textField{
+		{"category", b.Category, 128, false}, {"ticket_12345", b.Ticket12345, 64, false}, {"ticket_110", b.Ticket110, 64, false},
+		{"call_id", b.CallID, 128, false}, {"summary", b.Summary, maxSummaryRunes, true},
+		{"contact.name", b.Contact.Name, 64, false}, {"contact.phone", b.Contact.Phone, 32, false}, {"contact.address", b.Contact.Address, 256, false},
+	}
+	for i, f := range b.Flags {
+		fields = append(fields, textField{fmt.Sprintf("flags[%d]", i), f, 32, false})
+	}
+	for i, a := range b.Attachments {
+		fields = append(fields, textField{fmt.Sprintf("attachments[%d].name", i), a.Name, 256, false},
+			textField{fmt.Sprintf("attachments[%d].type", i), a.Type, 64, false})
+	}
+	if e := checkText(fields...); e != nil {
+		return e
+	}
 	if b.Ticket12345 == "" && b.Ticket110 == "" {
 		return newError(http.StatusBadRequest, "missing_field", "需要发送方工单号（ticket_12345 或 ticket_110）",
 			"the sending side's ticket id is required (ticket_12345 or ticket_110)", "ticket_"+strings.SplitN(b.Direction, "->", 2)[0])
@@ -237,8 +252,9 @@ func (s *server) pushFeedback(w http.ResponseWriter, r *http.Request, p Principa
 		writeError(w, requiredError("result"))
 		return
 	}
-	if n := utf8.RuneCountInString(b.Result); n > maxSummaryRunes {
-		writeError(w, invalidField("result", fmt.Sprintf("不超过 %d 字", maxSummaryRunes), fmt.Sprintf("at most %d characters", maxSummaryRunes)))
+	if e := checkText(textField{"result", b.Result, maxSummaryRunes, true}, textField{"handler", b.Handler, 128, false},
+		textField{"ticket", b.Ticket, 64, false}, textField{"original_ticket", b.OriginalTicket, 64, false}); e != nil {
+		writeError(w, e)
 		return
 	}
 	fb := &store.Feedback{Result: b.Result, Handler: b.Handler, Ticket: b.Ticket, OriginalTicket: b.OriginalTicket, At: s.opt.Now()}
@@ -262,6 +278,10 @@ func (s *server) pushStatus(w http.ResponseWriter, r *http.Request, p Principal)
 	}
 	if b.Status == "" {
 		writeError(w, requiredError("status"))
+		return
+	}
+	if e := checkText(textField{"reason", b.Reason, 500, true}, textField{"ticket", b.Ticket, 64, false}); e != nil {
+		writeError(w, e)
 		return
 	}
 	st, ok := statusActions[b.Status]

@@ -85,6 +85,9 @@ func TestPushValidation(t *testing.T) {
 		{"long summary", tokAgent12345, base(`,"summary":"` + strings.Repeat("长", 2001) + `"`), 400, "summary", "2000"},
 		{"attachment content refused", tokAgent12345, base(`,"attachments":[{"name":"x","ref":"data:image/png;base64,AAAA"}]`), 400, "attachments[0].ref", "引用"},
 		{"attachment without ref", tokAgent12345, base(`,"attachments":[{"name":"x"}]`), 400, "attachments[0].ref", ""},
+		{"newline allowed in summary", tokAgent12345, base(`,"summary":"第一行\n第二行"`), 201, "", ""},
+		{"control char in contact", tokAgent12345, base(`,"contact":{"phone":"138\u0000"}`), 400, "contact.phone", "U+0000"},
+		{"CR in flag", tokAgent12345, base(`,"flags":["涉案\r"]`), 400, "flags[0]", "U+000D"},
 		{"unknown contact field", tokAgent12345, base(`,"contact":{"email":"a@b"}`), 400, "email", ""},
 	}
 	for _, tc := range tests {
