@@ -58,6 +58,8 @@ func TestAccessControl(t *testing.T) {
 		{"page is public", "GET", "/", "", "", 200, ""},
 		{"openapi is public", "GET", "/openapi.json", "", "", 200, ""},
 		{"unknown route", "GET", "/v1/nope", tokAdmin, "", 404, ""},
+		{"wrong method", "DELETE", "/v1/calls/c1", tokAdmin, "", 405, ""},
+		{"wrong method on a POST route", "GET", "/v1/admin/reload", tokAdmin, "", 405, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -66,6 +68,10 @@ func TestAccessControl(t *testing.T) {
 				t.Fatalf("status %d, want %d: %s", a.status, tc.want, a.raw)
 			}
 			switch tc.want {
+			case 405:
+				if a.header.Get("Allow") == "" || a.errField("code") != "method_not_allowed" {
+					t.Fatalf("405 without Allow: %v %s", a.header, a.raw)
+				}
 			case 401:
 				if got := a.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
 					t.Fatalf("401 without WWW-Authenticate Bearer: %q", got)

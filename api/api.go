@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
@@ -125,10 +126,27 @@ func New(opt Options) http.Handler {
 		}
 		s.mux.Handle(pattern, s.wrap(rt))
 	}
-	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, newError(http.StatusNotFound, "no_route", "没有这个接口", "no route "+r.Method+" "+r.URL.Path, ""))
-	})
+	s.mux.HandleFunc("/", s.noRoute)
 	return s.mux
+}
+
+// noRoute answers 405 (with Allow) when the path exists under another method, else 404.
+func (s *server) noRoute(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{http.MethodGet, http.MethodPost} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "/" && pattern != "" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, newError(http.StatusMethodNotAllowed, "method_not_allowed", "不支持 "+r.Method+" 方法，可用："+strings.Join(allow, ", "),
+			"method "+r.Method+" not allowed on "+r.URL.Path, ""))
+		return
+	}
+	writeError(w, newError(http.StatusNotFound, "no_route", "没有这个接口", "no route "+r.Method+" "+r.URL.Path, ""))
 }
 
 // wrap adds access control and one structured log line per request. It never
