@@ -47,11 +47,13 @@ func (s *Store) SaveCall(rec callflow.CallRecord) error {
 			s.mu.Unlock()
 			return nil // an older version arrived late; the newer one is queued
 		}
-	} else if len(s.pending)+len(s.inflight) >= s.cfg.WriteQueue {
+	} else if _, writing := s.inflight[rec.ID]; !writing && len(s.pending)+len(s.inflight) >= s.cfg.WriteQueue {
 		n := s.dropped.Add(1)
 		s.mu.Unlock()
-		s.log.Error("call record dropped: write buffer full", zap.String("call_id", rec.ID),
-			zap.Int64("version", rec.Version), zap.Int64("dropped", n))
+		if n == 1 || n%100 == 0 { // loud, but not one line per record of a long outage
+			s.log.Error("call record dropped: write buffer full", zap.String("call_id", rec.ID),
+				zap.Int64("version", rec.Version), zap.Int64("dropped", n))
+		}
 		return fmt.Errorf("save call %s v%d: %w", rec.ID, rec.Version, ErrQueueFull)
 	}
 	s.bufSeq++

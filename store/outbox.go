@@ -269,3 +269,24 @@ func (s *Store) OutboxCounts(ctx context.Context) (map[string]map[string]int, er
 	}
 	return out, rows.Err()
 }
+
+// RetryDelivery puts a failed delivery (by its Seq) back in the queue with
+// the same body and Idempotency-Key, e.g. after the ticket system fixed what
+// made it answer 4xx. Only failed deliveries can be retried.
+func (s *Store) RetryDelivery(ctx context.Context, seq int64) error {
+	res, err := s.db.ExecContext(ctx, s.d.rebind(`UPDATE outbox SET state = ?, next_ms = ?, done_ms = NULL
+		WHERE seq = ? AND state = ?`), DeliveryPending.String(), s.now().UnixMilli(), seq, DeliveryFailed.String())
+	if err != nil {
+		return fmt.Errorf("retry delivery %d: %w", seq, err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		var state string
+		err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT state FROM outbox WHERE seq = ?`), seq).Scan(&state)
+		if err != nil {
+			return fmt.Errorf("delivery %d: %w", seq, ErrNotFound)
+		}
+		return &FieldError{Field: "seq", Msg: fmt.Sprintf("delivery %d is %s, only failed deliveries are retried", seq, state)}
+	}
+	s.kickOutbox()
+	return nil
+}

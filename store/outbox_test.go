@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -262,12 +263,43 @@ func TestOutbox4xxFailsAndQueueMovesOn(t *testing.T) {
 	waitDeliveries(t, s, "call", "C-2", 1, DeliveryDelivered)
 	time.Sleep(50 * time.Millisecond)
 	sink.mu.Lock()
-	defer sink.mu.Unlock()
-	if sink.attempts[CallIdempotencyKey("C-1", 1)] != 1 {
-		t.Fatalf("a refused document was retried %d times", sink.attempts[CallIdempotencyKey("C-1", 1)])
+	refusedAttempts := sink.attempts[CallIdempotencyKey("C-1", 1)]
+	sink.fault = faultNone // the ticket system gets fixed
+	sink.mu.Unlock()
+	if refusedAttempts != 1 {
+		t.Fatalf("a refused document was retried: %d attempts", refusedAttempts)
 	}
 	if len(ok.appliedKeys()) != 2 {
 		t.Fatalf("good sink got %v", ok.appliedKeys())
+	}
+
+	// An admin re-queues the failed delivery: same key, delivered on attempt 2.
+	var failed Delivery
+	for _, d := range ds {
+		if d.System == "bad" {
+			failed = d
+		}
+	}
+	if err := s.RetryDelivery(context.Background(), failed.Seq); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		ds, _ := s.Deliveries(context.Background(), "call", "C-1")
+		for _, d := range ds {
+			if d.Seq == failed.Seq {
+				return d.State == DeliveryDelivered && d.Attempts == 2
+			}
+		}
+		return false
+	})
+	if got := sink.appliedKeys(); len(got) != 1 || got[0] != CallIdempotencyKey("C-1", 1) {
+		t.Fatalf("fixed sink applied %v, want the re-queued C-1 only", got)
+	}
+	if err := s.RetryDelivery(context.Background(), failed.Seq); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("retrying a delivered document: %v, want ErrInvalid", err)
+	}
+	if err := s.RetryDelivery(context.Background(), 99999); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("unknown delivery: %v, want ErrNotFound", err)
 	}
 }
 
