@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -40,6 +41,8 @@ type Options struct {
 	MaxBodyBytes int64
 	// SoftkeyTimeout bounds how long a softkey request waits for the controller (default 5s).
 	SoftkeyTimeout time.Duration
+	// MaxStreams caps concurrent /v1/events streams (default 256); more get 503.
+	MaxStreams int
 	// Heartbeat is the SSE keep-alive interval (default 15s).
 	Heartbeat time.Duration
 	Logger    *zap.Logger
@@ -48,10 +51,11 @@ type Options struct {
 }
 
 type server struct {
-	opt  Options
-	auth *authenticator
-	log  *zap.Logger
-	mux  *http.ServeMux
+	opt     Options
+	auth    *authenticator
+	log     *zap.Logger
+	mux     *http.ServeMux
+	streams atomic.Int64 // open /v1/events streams
 }
 
 // route is one registered endpoint; the same table drives registration, access
@@ -108,6 +112,9 @@ func New(opt Options) http.Handler {
 	}
 	if opt.SoftkeyTimeout <= 0 {
 		opt.SoftkeyTimeout = 5 * time.Second
+	}
+	if opt.MaxStreams <= 0 {
+		opt.MaxStreams = 256
 	}
 	if opt.ReadyTimeout <= 0 {
 		opt.ReadyTimeout = 2 * time.Second

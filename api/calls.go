@@ -448,6 +448,14 @@ func (s *server) events(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "事件流不可用", "no event source", ""))
 		return
 	}
+	if n := s.streams.Add(1); n > int64(s.opt.MaxStreams) {
+		s.streams.Add(-1)
+		s.log.Warn("event stream refused: too many open", zap.Int64("open", n-1), zap.String("token", p.Name))
+		writeError(w, newError(http.StatusServiceUnavailable, "too_many_streams", "实时连接数已达上限，请稍后重试",
+			fmt.Sprintf("too many open event streams (max %d)", s.opt.MaxStreams), ""))
+		return
+	}
+	defer s.streams.Add(-1)
 	ch, cancel := src.Subscribe()
 	defer cancel()
 	h := w.Header()

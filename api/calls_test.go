@@ -359,3 +359,16 @@ func TestEventsEndWhenClientLeaves(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestEventStreamsCapped(t *testing.T) {
+	st := newFakeStore()
+	srv := testServer(t, Options{Store: st, MaxStreams: 1, Heartbeat: time.Hour})
+	openEvents(t, srv.URL, tokSup, st)
+	a := call(t, srv, "GET", "/v1/events", tokSup, "")
+	if a.status != 503 || a.errField("code") != "too_many_streams" {
+		t.Fatalf("second stream over the cap: %d %s", a.status, a.raw)
+	}
+	if st.subscribers() != 1 {
+		t.Fatalf("refused stream must not subscribe: %d", st.subscribers())
+	}
+}
