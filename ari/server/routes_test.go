@@ -66,6 +66,9 @@ func TestRouteShapes(t *testing.T) {
 	if st, list := h.do("GET", "/ari/bridges", nil); st != 200 || len(list.([]any)) != 1 {
 		t.Errorf("bridges %d %v", st, list)
 	}
+	if st, body := h.do("GET", "/ari/no/such/resource", nil); st != 404 || body.(map[string]any)["message"] != "Resource not found" {
+		t.Errorf("unknown resource: %d %v", st, body)
+	}
 	if st, _ := h.do("POST", "/ari/channels?endpoint=Sim/nobody&app=linkctl", nil); st != 500 {
 		t.Errorf("unknown sim endpoint: %d, want 500 Allocation failed", st)
 	}

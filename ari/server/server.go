@@ -211,6 +211,9 @@ func (s *Server) Handler() http.Handler {
 	h("GET /ari/applications/{app}", func(w http.ResponseWriter, r *http.Request, p params) {
 		reply(w, 200)(s.e.Application(r.PathValue("app")))
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeErr(w, &engine.Error{Status: 404, Message: "Resource not found", Key: "message"})
+	})
 	mux.Handle("GET /ari/events", websocket.Server{Handshake: func(*websocket.Config, *http.Request) error { return nil }, Handler: s.events})
 	return s.auth(mux)
 }
@@ -320,6 +323,8 @@ func (s *Server) events(ws *websocket.Conn) {
 				s.log.Error("encode event", zap.Error(err))
 				continue
 			}
+			// A client that stops reading must not pin this goroutine forever.
+			_ = ws.SetWriteDeadline(time.Now().Add(10 * time.Second))
 			if err := websocket.Message.Send(ws, string(b)); err != nil {
 				s.log.Info("event websocket closed", zap.Error(err))
 				return
