@@ -4,6 +4,7 @@ import (
 	"net"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -169,9 +170,11 @@ func (d *directory) trunkStatuses() []TrunkStatus {
 	return out
 }
 
-// identifyTrunk finds the trunk a request came from: exact host:port first,
-// then host alone if exactly one trunk lives there (TCP uses ephemeral ports).
-func (d *directory) identifyTrunk(source string) (string, bool) {
+// identifyTrunk finds the trunk a request came from: exact host:port; over
+// TCP (ephemeral source ports) also the host alone if exactly one trunk
+// lives there. UDP never falls back to the host, so phones sharing a host
+// with a trunk (everything on loopback in the demo) are not mistaken for it.
+func (d *directory) identifyTrunk(source, transport string) (string, bool) {
 	host, port, err := net.SplitHostPort(source)
 	if err != nil {
 		return "", false
@@ -189,7 +192,7 @@ func (d *directory) identifyTrunk(source string) (string, bool) {
 		}
 		byHost = append(byHost, n)
 	}
-	if len(byHost) == 1 {
+	if len(byHost) == 1 && strings.EqualFold(transport, "tcp") {
 		return byHost[0], true
 	}
 	return "", false

@@ -210,7 +210,7 @@ func inboundHeaders(req *sip.Request) []engine.Header {
 // anyone else is "anonymous" (if sip.allow_anonymous). An account name used
 // from elsewhere is refused.
 func (t *Tech) identify(req *sip.Request) (endpoint string, dtmfInfo bool, ok bool) {
-	if name, found := t.dir.identifyTrunk(req.Source()); found {
+	if name, found := t.dir.identifyTrunk(req.Source(), req.Transport()); found {
 		tr, _, _ := t.dir.trunk(name)
 		return name, tr.DTMFMode == "info", true
 	}
