@@ -153,7 +153,9 @@ func (s *Store) flushOnce(ctx context.Context) int {
 		}
 		n := len(s.pending)
 		s.mu.Unlock()
-		s.setFault(err, n)
+		if s.ctx.Err() == nil || ctx != s.ctx { // a write cut short by Close is not a fault
+			s.setFault(err, n)
+		}
 		return -1
 	}
 	s.clearFault()
@@ -256,9 +258,8 @@ func recordPlatforms(rec callflow.CallRecord) string {
 			set[string(callflow.Platform110)] = true
 		}
 	}
-	for _, t := range rec.Transfers {
-		set["12345"], set["110"] = true, true
-		_ = t
+	if len(rec.Transfers) > 0 { // a hand-off attempt involves both platforms
+		set[string(callflow.Platform12345)], set[string(callflow.Platform110)] = true, true
 	}
 	return joinSet(set)
 }
