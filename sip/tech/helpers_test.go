@@ -189,7 +189,7 @@ func (c *tapConn) WriteTo(b []byte, a net.Addr) (int, error) {
 }
 
 type peer struct {
-	t    *testing.T
+	t    testing.TB
 	user string
 	addr *net.UDPAddr
 	ua   *sipgo.UserAgent
@@ -204,7 +204,7 @@ type peer struct {
 	uas    *sipgo.DialogServerSession
 }
 
-func newPeer(t *testing.T, user string) *peer {
+func newPeer(t testing.TB, user string) *peer {
 	t.Helper()
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
