@@ -318,11 +318,11 @@ func (cl *call) handle(m any) {
 		}
 	case ChannelStateChange:
 	case HangupRequest:
-		cl.legGone(e.ChannelID, e.Cause, "")
+		cl.legGone(e.ChannelID, e.Cause, "", false)
 	case StasisEnd:
-		cl.legGone(e.ChannelID, 0, "")
+		cl.legGone(e.ChannelID, 0, "", false)
 	case ChannelDestroyed:
-		cl.legGone(e.ChannelID, e.Cause, e.CauseText)
+		cl.legGone(e.ChannelID, e.Cause, e.CauseText, true)
 	case EnteredBridge:
 		if l := cl.legs[e.ChannelID]; l != nil {
 			r := cl.recLeg(l)
@@ -381,6 +381,9 @@ func (cl *call) stasisStart(e StasisStart) {
 	l := cl.legs[e.ChannelID]
 	if l == nil || l.gone || l.answered {
 		return
+	}
+	if e.State != "" && e.State != "Up" {
+		return // a created channel enters Stasis before it is dialled (t07): not an answer
 	}
 	l.answered = true
 	cl.recLeg(l).Answered = now()

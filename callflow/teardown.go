@@ -43,17 +43,22 @@ func (cl *call) markGone(l *leg, cause int, causeText string) {
 }
 
 // legGone handles any sign that a channel went away.
-func (cl *call) legGone(id string, cause int, causeText string) {
+func (cl *call) legGone(id string, cause int, causeText string, destroyed bool) {
 	l := cl.legs[id]
 	if l == nil {
 		return
 	}
 	wasGone := l.gone
 	if !l.answered && l.role != RoleCitizen {
-		if cause == 32 { // soft-hangup flag from our own DELETE, not a Q.850 cause
+		if cause == 32 { // soft-hangup flag of an ARI DELETE, not a Q.850 cause
 			cause = 0
 		}
-		cl.legFailed(l, cause, causeText)
+		// An unanswered leg ends for real with ChannelDestroyed (it carries the Q.850
+		// cause, t04/t07) or a hangup request with a cause (t05 busy); a bare
+		// StasisEnd or soft request comes before the cause (t07-create-dial-noanswer).
+		if destroyed || cause != 0 || l.released {
+			cl.legFailed(l, cause, causeText)
+		}
 		return
 	}
 	if cause == 32 {
@@ -237,7 +242,7 @@ func (cl *call) reconcile() {
 		}
 		ch, ok := present[id]
 		if !ok {
-			cl.legGone(id, 0, "gone while events were down")
+			cl.legGone(id, 0, "gone while events were down", true)
 			continue
 		}
 		if !l.answered && ch.State == "Up" && l.role != RoleCitizen {
