@@ -61,6 +61,10 @@ type ListenerOptions struct {
 	MinShare float64
 	// SilenceRMS is the RMS below which a window is silence (default 100, about -50 dBFS).
 	SilenceRMS float64
+	// MinSteadiness is the smallest ratio between a tone's weakest and strongest
+	// 20 ms frame in the window (default 0.5). Tones are steady; the harmonics of
+	// speech and music glide from frame to frame and fail this test.
+	MinSteadiness float64
 }
 
 // Hearing is one window's verdict.
@@ -77,6 +81,7 @@ type ToneListener struct {
 	opts   ListenerOptions
 	block  []int16
 	levels []float64
+	frame  []float64 // per-frame levels of one frequency
 }
 
 // NewToneListener watches for freqs (Hz).
@@ -93,11 +98,15 @@ func NewToneListener(freqs []float64, opts ListenerOptions) *ToneListener {
 	if opts.SilenceRMS <= 0 {
 		opts.SilenceRMS = 100
 	}
+	if opts.MinSteadiness <= 0 {
+		opts.MinSteadiness = 0.5
+	}
 	return &ToneListener{
 		freqs:  slices.Clone(freqs),
 		opts:   opts,
 		block:  make([]int16, 0, opts.WindowFrames*FrameSamples),
 		levels: make([]float64, len(freqs)),
+		frame:  make([]float64, 1),
 	}
 }
 
@@ -125,9 +134,20 @@ func (l *ToneListener) judge(block []int16) Hearing {
 	detectInto(l.levels, block, l.freqs)
 	total := h.RMS * math.Sqrt2
 	for i, lv := range l.levels {
-		if lv >= l.opts.MinLevel && lv >= l.opts.MinShare*total {
+		if lv >= l.opts.MinLevel && lv >= l.opts.MinShare*total && l.steady(block, l.freqs[i]) {
 			h.Present = append(h.Present, l.freqs[i])
 		}
 	}
 	return h
+}
+
+// steady reports whether freq keeps about the same level in every frame of block.
+func (l *ToneListener) steady(block []int16, freq float64) bool {
+	lo, hi := math.Inf(1), 0.0
+	f := []float64{freq}
+	for start := 0; start+FrameSamples <= len(block); start += FrameSamples {
+		detectInto(l.frame, block[start:start+FrameSamples], f)
+		lo, hi = min(lo, l.frame[0]), max(hi, l.frame[0])
+	}
+	return hi > 0 && lo/hi >= l.opts.MinSteadiness
 }

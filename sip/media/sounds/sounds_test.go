@@ -54,3 +54,33 @@ func TestEveryAnnouncementIsSpeech(t *testing.T) {
 		t.Errorf("Open(nope): err = %v", err)
 	}
 }
+
+// Speech must not be mistaken for the steady tones the test phones and the
+// call-progress signals use (it would fake "hears the other party").
+func TestSpeechIsNotATone(t *testing.T) {
+	grid := []float64{350, 440, 450, 480, 620}
+	for f := 600.0; f <= 2000; f += 100 {
+		grid = append(grid, f)
+	}
+	for _, name := range Names() {
+		clip, err := Open(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		l := media.NewToneListener(grid, media.ListenerOptions{})
+		src := clip.Source()
+		frame := make([]int16, media.FrameSamples)
+		windows, toned := 0, 0
+		for src.Next(frame) {
+			if h, ok := l.Feed(frame); ok {
+				windows++
+				if len(h.Present) > 0 {
+					toned++
+				}
+			}
+		}
+		if toned*20 > windows {
+			t.Errorf("%s: %d of %d windows of speech detected as tones", name, toned, windows)
+		}
+	}
+}
