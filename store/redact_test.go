@@ -239,3 +239,44 @@ func TestRedactionOnPushAndFeedback(t *testing.T) {
 	b, _ := json.Marshal(d)
 	assertRedacted(t, b, d, allowed)
 }
+
+// FuzzRedactFor: whatever a record carries, a restricted one reaches 12345
+// with allowed fields only, and the 110 side always gets every field.
+func FuzzRedactFor(f *testing.F) {
+	f.Add("社会治安类/黄赌毒黑", "", false, "13800000001")
+	f.Add("城市管理类/犬类管理", "涉案", false, "")
+	f.Add("", "涉密,涉稳", true, "x")
+	f.Add("涉密事项", "；,", false, "\x00")
+	pol := testPolicy()
+	allowed := map[string]bool{}
+	for _, k := range config.Default().Store.Confidentiality.RecordFields12345 {
+		allowed[k] = true
+	}
+	f.Fuzz(func(t *testing.T, category, flags string, confidential bool, caller string) {
+		rec := transferredCall("C-f", 1, true)
+		rec.Category, rec.Confidential, rec.CallerNumber = category, confidential, caller
+		rec.InboundHeaders[FlagsHeader] = flags
+		d110, err := pol.RedactFor(callflow.Platform110, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, err := pol.RedactFor(callflow.Platform12345, rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !pol.RecordRestricted(rec) {
+			if len(d) != len(d110) {
+				t.Fatalf("open record redacted: %v", keys(d))
+			}
+			return
+		}
+		for k := range d {
+			if !allowed[k] {
+				t.Fatalf("restricted record: field %q reached 12345", k)
+			}
+		}
+		if _, ok := d["caller_number"]; ok {
+			t.Fatal("caller number reached 12345")
+		}
+	})
+}
