@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/CyCoreSystems/ari/v5/client/native"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/websocket"
 
 	"linkctl/callflow"
@@ -284,4 +287,14 @@ func TestJitterBounds(t *testing.T) {
 			t.Fatalf("jitter %v out of [0.5s, 1s]", j)
 		}
 	}
+}
+
+func TestRouteLibraryLogs(t *testing.T) {
+	core, logs := observer.New(zap.DebugLevel)
+	RouteLibraryLogs(zap.New(core))
+	native.Logger.Error("failed to connect to Asterisk", "error", "boom")
+	if logs.Len() != 1 || logs.All()[0].Message != "failed to connect to Asterisk" || logs.All()[0].ContextMap()["error"] != "boom" {
+		t.Errorf("library log not routed: %v", logs.All())
+	}
+	RouteLibraryLogs(zap.NewNop())
 }

@@ -3,6 +3,7 @@ package scenario
 import (
 	"bytes"
 	"context"
+	"strings"
 	"testing"
 
 	"go.uber.org/zap/zaptest"
@@ -48,5 +49,25 @@ func TestRestartDuringTransfer(t *testing.T) {
 	t.Log("\n" + buf.String())
 	if !res.Pass {
 		t.Errorf("failed: %v", res.Failures)
+	}
+}
+
+func TestRunDemoPrintsOneLinePerScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end scenarios skipped in -short mode")
+	}
+	var buf bytes.Buffer
+	ok, err := RunDemo(context.Background(), &buf, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := buf.String()
+	for _, sc := range All() {
+		if !strings.Contains(out, sc.Name) {
+			t.Errorf("no line for %s", sc.Name)
+		}
+	}
+	if !ok || strings.Count(out, " PASS\n") < 2*len(All()) || strings.Contains(out, "FAIL") {
+		t.Errorf("demo did not pass:\n%s", out)
 	}
 }
