@@ -4,17 +4,35 @@
 // contract, so that "PJSIP/a110-2001" dial strings behave as they do on
 // Asterisk 22's chan_pjsip (ground truth: /work/shared/asterisk/traces).
 //
-// What it does: UDP and TCP listeners; REGISTER with digest authentication for
-// the configured accounts (an expired registration makes the endpoint
-// offline); static trunk peers identified by source address and probed with
-// OPTIONS; inbound INVITEs handed to the engine's InboundRouter with every
-// header (PJSIP_HEADER(read,...)); outbound INVITEs with PJSIP_HEADER(add,...)
-// headers; 100/180/183/200, CANCEL and BYE with "Reason: Q.850;cause=N";
-// re-INVITE hold/unhold; DTMF from RFC 4733 (via the media session) and SIP
-// INFO; REFER answered 202 and reported as a transfer request, with NOTIFY
-// message/sipfrag progress sent back as Asterisk does under
-// PJSIP_TRANSFER_HANDLING(ari-only).
+// What it does:
+//   - UDP and TCP listeners (sip.listen_udp / sip.listen_tcp);
+//   - REGISTER with digest authentication (MD5, qop=auth, stateless HMAC
+//     nonces) for the configured accounts; one contact per account; an
+//     expired registration makes the endpoint offline and undialable;
+//   - static trunk peers, identified by source address, dialled as
+//     "PJSIP/<number>@<trunk>", answering digest challenges, probed with
+//     OPTIONS (any answer = up; PlatformReachable for the controller);
+//   - inbound INVITEs: 100 Trying at once, routed by Request-URI user to the
+//     engine's InboundRouter with every header (PJSIP_HEADER(read,...)),
+//     then 180/183/200 as the engine drives; rejections, CANCEL and BYE carry
+//     "Reason: Q.850;cause=N" with the status from package sipcause;
+//   - outbound INVITEs with PJSIP_HEADER(add,...) headers in order
+//     (User-to-User passes verbatim; ParseUserToUser/FormatUserToUser for the
+//     hex form); 1xx -> Ringing, 2xx -> ACK + Answered, 4xx-6xx -> Hangup with
+//     the mapped cause, timer B -> 18; CANCEL only after a provisional, as
+//     RFC 3261 and chan_pjsip do;
+//   - re-INVITE hold (sendonly/inactive/c=0.0.0.0) and unhold; Record-Route
+//     route sets; Via with rport;
+//   - DTMF from RFC 4733 (through the media session) and SIP INFO
+//     (application/dtmf-relay, application/dtmf); ARI DTMF out as RFC 4733 or
+//     INFO per endpoint dtmf_mode;
+//   - REFER answered 202 and reported as ctl.TransferRequested, with NOTIFY
+//     message/sipfrag progress as Asterisk sends it under
+//     PJSIP_TRANSFER_HANDLING(ari-only) (trace t14).
+//
+// Wiring: tech.Attach(ctx, engine, cfg.SIP, log) builds it with real RTP
+// (package sip/media), registers it and starts it.
 //
 // What it must not do: speak ARI, keep channel state the engine owns, or mix
-// audio. RTP lives behind the MediaSession interface (package sip/media).
+// audio. RTP lives behind the MediaSession interface.
 package tech

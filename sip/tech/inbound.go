@@ -108,11 +108,11 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.ctl = ctl
 	c.log = log.With(zap.String("channel_id", ctl.ID()))
-	ctl.SetTechPrivate(c)
 	c.applyRemote(rm)
+	t.addCall(c.key, c) // before the engine can answer: the ACK must find the call
+	ctl.SetTechPrivate(c)
 	ms.OnDTMF(func(digit string, durMs int) { ctl.DTMF(digit, durMs) })
 	ctl.SetMedia(ms)
-	t.addCall(c.key, c)
 	c.log.Info("inbound call", zap.String("exten", in.Exten), zap.String("caller", in.CallerIDNumber), zap.Stringer("codec", codecName(rm.Codec)))
 
 	// A CANCEL: the transaction layer already answered 200 + 487.
