@@ -158,6 +158,19 @@ func TestSupervisorPageShowsDemoCall(t *testing.T) {
 		const r = document.querySelector('#calls tbody tr[data-id="`+second+`"]');
 		return r ? r.textContent : '';
 	})()`, func(v string) bool { return strings.Contains(v, "13900139000") && strings.Contains(v, "已结束") })
+
+	// Filters: today's calls of ticket GD-DEMO-1 are only the first call.
+	cdp.eval(t, `(() => {
+		const f = document.getElementById('filters');
+		const d = new Date(), day = d.getFullYear() + '-' + String(d.getMonth() + 1).padStart(2, '0') + '-' + String(d.getDate()).padStart(2, '0');
+		f.elements.ticket.value = 'GD-DEMO-1';
+		f.elements.from.value = day;
+		f.elements.to.value = day;
+		f.requestSubmit();
+		return 'ok';
+	})()`)
+	cdp.waitFor(t, ctx, "the ticket filter", `Array.from(document.querySelectorAll('#calls tbody tr[data-id]')).map(r => r.dataset.id).join(',')`,
+		func(v string) bool { return v == first })
 	cdp.screenshot(t, os.Getenv("LINKCTL_SCREENSHOT_DEMO"))
 }
 

@@ -87,7 +87,17 @@
   async function loadCalls() {
     const form = new FormData($("filters"));
     const q = new URLSearchParams();
-    for (const [k, v] of form.entries()) if (v) q.set(k, v);
+    for (const [k, v] of form.entries()) {
+      if (!v) continue;
+      if (k === "to" && /^\d{4}-\d{2}-\d{2}$/.test(v)) {
+        // the API's "to" is exclusive: a picked end date includes that whole day
+        const d = new Date(v + "T00:00:00");
+        d.setDate(d.getDate() + 1);
+        q.set(k, d.getFullYear() + "-" + String(d.getMonth() + 1).padStart(2, "0") + "-" + String(d.getDate()).padStart(2, "0"));
+      } else {
+        q.set(k, v);
+      }
+    }
     $("list-error").hidden = true;
     try {
       const body = await api("/v1/calls" + (q.toString() ? "?" + q : ""));
