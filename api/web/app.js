@@ -31,6 +31,12 @@
 
   function t(v) { return v ? new Date(v) : null; }
   function hms(d) { return d ? d.toLocaleTimeString("zh-CN", { hour12: false }) : "—"; }
+  // hmsFine adds tenths of a second for short calls, where whole seconds all look alike.
+  function hmsFine(d, fine) { return d && fine ? hms(d) + "." + Math.floor(d.getMilliseconds() / 100) : hms(d); }
+  function shortCall(c) {
+    const a = t(c.started), b = t(c.ended) || new Date();
+    return a && b - a < 10000;
+  }
   function dt(d) { return d ? d.toLocaleString("zh-CN", { hour12: false }) : "—"; }
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
@@ -166,8 +172,7 @@
       const d = new Date(t0.getTime() + span * i / ticks);
       const xx = x(d);
       root.appendChild(svg("line", { x1: xx, x2: xx, y1: top - 6, y2: H - 40, "class": "grid" }));
-      const label = span < 10000 ? hms(d) + "." + Math.floor(d.getMilliseconds() / 100) : hms(d);
-      root.appendChild(svg("text", { x: xx, y: top - 12, "class": "tick", "text-anchor": "middle" }, label));
+      root.appendChild(svg("text", { x: xx, y: top - 12, "class": "tick", "text-anchor": "middle" }, hmsFine(d, span < 10000)));
     }
     legs.forEach((l, i) => {
       const y = top + i * rowH;
@@ -222,7 +227,8 @@
         const to = new Date(Math.min(t(a.left) || legEnd(a, c, now), t(b.left) || legEnd(b, c, now)));
         if (to <= from) continue;
         n++;
-        ul.appendChild(el("li", {}, legName(a) + " ↔ " + legName(b) + "　" + hms(from) + " – " + hms(to)));
+        const fine = shortCall(c);
+        ul.appendChild(el("li", {}, legName(a) + " ↔ " + legName(b) + "　" + hmsFine(from, fine) + " – " + hmsFine(to, fine)));
       }
     }
     if (!n) ul.appendChild(el("li", { "class": "muted" }, "暂无接通记录"));
@@ -241,7 +247,8 @@
         " → " + (OUTCOME[tr.outcome || ""] || tr.outcome) + (tr.reason ? "（" + tr.reason + "）" : "")]);
     }
     items.sort((a, b) => a[0] - b[0]);
-    for (const [at, text] of items) ol.appendChild(el("li", {}, hms(at) + "　" + text));
+    const fine = shortCall(c);
+    for (const [at, text] of items) ol.appendChild(el("li", {}, hmsFine(at, fine) + "　" + text));
     if (!items.length) ol.appendChild(el("li", { "class": "muted" }, "无"));
   }
 
