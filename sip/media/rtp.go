@@ -40,6 +40,14 @@ type SessionOption func(*sessionConfig)
 type sessionConfig struct {
 	portMin, portMax int
 	logger           *zap.Logger
+	strictSource     bool
+}
+
+// WithStrictSource accepts RTP only from the address the far end's SDP names.
+// Without it the session latches to the source of the first packet (symmetric
+// RTP, which works through NAT) and ignores every other source from then on.
+func WithStrictSource() SessionOption {
+	return func(c *sessionConfig) { c.strictSource = true }
 }
 
 // WithPortRange binds the RTP port within [min, max] (an even port, as RTP
@@ -74,6 +82,7 @@ type Stats struct {
 type Session struct {
 	conn   *net.UDPConn
 	log    *zap.Logger
+	strict bool
 	closed atomic.Bool
 	done   chan struct{}
 
@@ -119,6 +128,7 @@ type jitterSlot struct {
 }
 
 type dtmfState struct {
+	lastSeen time.Time
 	ts       uint32
 	reported bool
 	started  bool
@@ -138,6 +148,7 @@ func NewSession(ip net.IP, opts ...SessionOption) (*Session, error) {
 	}
 	s := &Session{
 		conn:       conn,
+		strict:     cfg.strictSource,
 		log:        cfg.logger.With(zap.String("rtp_local", conn.LocalAddr().String())),
 		done:       make(chan struct{}),
 		ssrc:       randUint32(),
@@ -270,6 +281,11 @@ func (s *Session) receive(pkt *rtp.Packet, from netip.AddrPort, n int) {
 		return
 	}
 	from = netip.AddrPortFrom(from.Addr().Unmap(), from.Port())
+	if s.strict && from != unmapped(s.remote.AddrPort()) {
+		s.stats.Ignored++
+		s.mu.Unlock()
+		return
+	}
 	if !s.latched {
 		s.latched, s.latchAddr, s.latchSSRC = true, from, pkt.SSRC
 		s.stats.LatchedFrom = from.String()
@@ -299,6 +315,10 @@ func (s *Session) receive(pkt *rtp.Packet, from netip.AddrPort, n int) {
 		s.stats.Malformed++
 	}
 	s.mu.Unlock()
+}
+
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // resetReceive restarts sequence tracking at seq (new latch or stream restart).
@@ -388,7 +408,30 @@ func (s *Session) dropNext() {
 // reports whether there was any; false leaves buf silent.
 func (s *Session) ReadFrame(buf []int16) bool {
 	s.mu.Lock()
-	defer s.mu.Unlock()
+	got := s.readFrameLocked(buf)
+	cb := s.expireDTMFLocked()
+	s.mu.Unlock()
+	if cb != nil {
+		cb()
+	}
+	return got
+}
+
+// dtmfEndTimeout ends an event whose three end packets were all lost.
+const dtmfEndTimeout = 250 * time.Millisecond
+
+// expireDTMFLocked reports an event that stopped without end packets. ReadFrame
+// runs on the owner's 20 ms clock, so no timer of our own is needed.
+func (s *Session) expireDTMFLocked() func() {
+	st := &s.lastDTMF
+	if !st.started || st.reported || time.Since(st.lastSeen) < dtmfEndTimeout {
+		return nil
+	}
+	st.reported = true
+	return s.dtmfCallback(st.event, st.duration)
+}
+
+func (s *Session) readFrameLocked(buf []int16) bool {
 	if !s.playing {
 		if s.buffered == 0 {
 			s.stats.Underruns++
@@ -602,6 +645,7 @@ func (s *Session) receiveDTMF(pkt *rtp.Packet) func() {
 		}
 		*st = dtmfState{ts: pkt.Timestamp, started: true, event: ev}
 	}
+	st.lastSeen = time.Now()
 	if dur > st.duration {
 		st.duration = dur
 	}

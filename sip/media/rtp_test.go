@@ -374,3 +374,69 @@ func BenchmarkSessionSend(b *testing.B) {
 		a.WriteFrame(frame)
 	}
 }
+
+func TestStrictSourceAcceptsOnlyTheSDPAddress(t *testing.T) {
+	b, err := NewSession(loopback, WithStrictSource())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	peer, _ := net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
+	defer peer.Close()
+	stranger, _ := net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
+	defer stranger.Close()
+	b.SetRemote(peer.LocalAddr().(*net.UDPAddr), PCMU, 101)
+	pkt := func(seq uint16) []byte {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, SSRC: 5}, Payload: ULawEncode(nil, frameOf(9000))}
+		raw, _ := p.Marshal()
+		return raw
+	}
+	// the stranger speaks first: without strictness it would be latched
+	stranger.WriteToUDP(pkt(1), b.LocalAddr())
+	waitFor(t, func() bool { return b.Stats().Ignored == 1 })
+	peer.WriteToUDP(pkt(2), b.LocalAddr())
+	waitFor(t, func() bool { return b.Stats().PacketsIn == 1 })
+	if st := b.Stats(); st.LatchedFrom != peer.LocalAddr().String() {
+		t.Errorf("latched to %q, want the SDP address %s", st.LatchedFrom, peer.LocalAddr())
+	}
+}
+
+func TestDTMFWithLostEndPacketsStillReported(t *testing.T) {
+	b, err := NewSession(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	src, _ := net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
+	defer src.Close()
+	b.SetRemote(src.LocalAddr().(*net.UDPAddr), PCMU, 101)
+	got := make(chan string, 4)
+	b.OnDTMF(func(d string, ms int) { got <- d })
+	for i := range 4 { // digit 5, never an end packet
+		p := rtp.Packet{Header: rtp.Header{Version: 2, PayloadType: 101, SequenceNumber: uint16(i), Timestamp: 1000, SSRC: 5, Marker: i == 0},
+			Payload: []byte{5, 10, 0, byte(160 * (i + 1))}}
+		raw, _ := p.Marshal()
+		src.WriteToUDP(raw, b.LocalAddr())
+	}
+	waitFor(t, func() bool { return b.Stats().PacketsIn == 4 })
+	frame := make([]int16, FrameSamples)
+	deadline := time.Now().Add(2 * time.Second)
+	for len(got) == 0 && time.Now().Before(deadline) {
+		b.ReadFrame(frame) // the owner's media clock
+		time.Sleep(FrameDuration)
+	}
+	select {
+	case d := <-got:
+		if d != "5" {
+			t.Errorf("digit %q, want 5", d)
+		}
+	default:
+		t.Fatal("an event without end packets was never reported")
+	}
+	for range 20 {
+		b.ReadFrame(frame)
+	}
+	if len(got) != 0 {
+		t.Error("event reported twice")
+	}
+}
