@@ -119,6 +119,8 @@ type Server struct {
 	changed   chan struct{} // closed and replaced on every state change
 	served    []bool        // by exchange index
 	waived    []bool        // recorded requests a gate stopped waiting for
+	pushed    []bool        // by event index
+	requests  []Request
 	lastGET   map[string]int
 	alias     map[string]string // recorded id -> client id
 	reverse   map[string]string // client id -> recorded id
@@ -149,6 +151,7 @@ func NewServer(tr *Trace, opts Options) *Server {
 		changed: make(chan struct{}),
 		served:  make([]bool, len(tr.exchanges)),
 		waived:  make([]bool, len(tr.exchanges)),
+		pushed:  make([]bool, len(tr.events)),
 		lastGET: map[string]int{},
 		alias:   map[string]string{},
 		reverse: map[string]string{},
@@ -266,6 +269,43 @@ func (s *Server) Pending() []Exchange {
 	return out
 }
 
+// Connections is how many event websockets have connected so far.
+func (s *Server) Connections() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conns
+}
+
+// Release stops waiting for the recorded requests not made yet: the
+// remaining events are pushed at once. Use it when the client under test
+// legitimately acts differently from the recording (the recorded app hung
+// up a leg that the controller keeps).
+func (s *Server) Release() {
+	s.mu.Lock()
+	for _, i := range s.reqIdx {
+		if !s.served[i] {
+			s.waived[i] = true
+		}
+	}
+	s.notifyLocked()
+	s.mu.Unlock()
+}
+
+// Request is one request the client made and how it was answered.
+type Request struct {
+	Method, Path string
+	Status       int
+	// Line is the recorded exchange that answered it (0: none).
+	Line int
+}
+
+// Requests lists every request made so far, in order.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.requests...)
+}
+
 // Alias returns the id the client used for a recorded id (the recorded id
 // itself when the client has not named it differently).
 func (s *Server) Alias(recorded string) string {
@@ -303,6 +343,17 @@ func (s *Server) auth(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r)
 	})
+}
+
+// recordingWriter remembers the status written, for Requests.
+type recordingWriter struct {
+	http.ResponseWriter
+	status, line int
+}
+
+func (w *recordingWriter) WriteHeader(code int) {
+	w.status = code
+	w.ResponseWriter.WriteHeader(code)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {
@@ -416,6 +467,13 @@ func (s *Server) rewrite(raw []byte) []byte {
 }
 
 func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
+	rw := &recordingWriter{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		s.requests = append(s.requests, Request{Method: r.Method, Path: r.URL.RequestURI(), Status: rw.status, Line: rw.line})
+		s.mu.Unlock()
+	}()
+	w = rw
 	s.mu.Lock()
 	best, bestScore := -1, 0
 	var bestBind binding
@@ -435,6 +493,26 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 		best = -1
 	}
 	key := r.Method + " " + r.URL.Path
+	if best >= 0 && r.Method == http.MethodGet && !s.reachedLocked(s.tr.exchanges[best].At) {
+		// A GET recorded later than where the replay stands would show
+		// channels and bridges from the future (a controller listing them at
+		// startup must not see the call it is about to receive). Answer with
+		// the state last seen, or an empty list before anything happened.
+		if i, ok := s.lastGET[key]; ok {
+			best = i
+		} else if isListPath(r.URL.Path) {
+			s.mu.Unlock()
+			writeJSON(w, http.StatusOK, []byte("[]"))
+			return
+		}
+	}
+	if best < 0 && r.Method == http.MethodGet && isListPath(r.URL.Path) && len(s.sent) == 0 {
+		// Nothing has happened yet: an unrecorded listing (a controller's
+		// startup recovery) is empty.
+		s.mu.Unlock()
+		writeJSON(w, http.StatusOK, []byte("[]"))
+		return
+	}
 	if best < 0 && r.Method == http.MethodGet {
 		// A repeated GET (polling, the ari client's info call on every
 		// reconnect) gets the last answer it had.
@@ -467,7 +545,31 @@ func (s *Server) serveREST(w http.ResponseWriter, r *http.Request) {
 	s.mu.Unlock()
 	s.log.Debug("replay request", zap.String("method", r.Method), zap.String("path", r.URL.RequestURI()),
 		zap.Int("status", x.Status), zap.Int("line", x.Line))
+	rw.line = x.Line
 	writeJSON(w, x.Status, body)
+}
+
+// isListPath reports whether path lists channels or bridges.
+func isListPath(path string) bool {
+	return path == "/ari/channels" || path == "/ari/bridges"
+}
+
+// reachedLocked reports whether the replay has got to time at: every event
+// recorded before it has been pushed and every mutating request recorded
+// before it has been made (or given up on).
+func (s *Server) reachedLocked(at time.Time) bool {
+	for i, ev := range s.tr.events {
+		if ev.At.Before(at) && !s.pushed[i] {
+			return false
+		}
+	}
+	for _, i := range s.reqIdx {
+		x := s.tr.exchanges[i]
+		if x.Mutating() && x.At.Before(at) && !s.served[i] && !s.waived[i] {
+			return false
+		}
+	}
+	return true
 }
 
 // bindCreatedID ties the id Asterisk chose in a recorded create (originate,
@@ -556,7 +658,7 @@ func (s *Server) pushSession(ws *websocket.Conn) {
 	sess := s.sessions[k]
 	for _, ei := range sess.events {
 		ev := s.tr.events[ei]
-		if !s.gate(ev.At, k == 0, gone, fmt.Sprintf("event %s line %d", ev.Type, ev.Line)) {
+		if !s.gate(ev.At, &ev, k == 0, gone, fmt.Sprintf("event %s line %d", ev.Type, ev.Line)) {
 			return
 		}
 		s.mu.Lock()
@@ -576,6 +678,8 @@ func (s *Server) pushSession(ws *websocket.Conn) {
 		}
 		s.mu.Lock()
 		s.sent = append(s.sent, sent)
+		s.pushed[ei] = true
+		s.notifyLocked()
 		if len(s.sent) == s.totalEvents() {
 			s.doneOnce.Do(func() { close(s.done) })
 		}
@@ -584,7 +688,7 @@ func (s *Server) pushSession(ws *websocket.Conn) {
 	if k+1 < len(s.sessions) && !sess.closed.IsZero() && !s.opts.KeepConnection {
 		// Close where the recording closed, once the requests made before
 		// that moment have been made.
-		if s.gate(sess.closed, false, gone, "websocket close") {
+		if s.gate(sess.closed, nil, false, gone, "websocket close") {
 			log.Debug("closing websocket as recorded")
 		}
 		return
@@ -599,10 +703,42 @@ func (s *Server) wait(gone <-chan struct{}) {
 	}
 }
 
+// causedAtTie decides, for a request and an event recorded in the same
+// millisecond, whether the request caused the event (so the event must wait
+// for it). Asterisk answers a request within the millisecond, so an event
+// about a resource the request names is its consequence (DELETE -> its
+// ChannelVarset/HangupRequest, answer -> ChannelStateChange); events that
+// start something (StasisStart, DTMF, Dial progress of a new leg) are never
+// a request's consequence, else a client reacting to them within the same
+// millisecond would wait on itself.
+func causedAtTie(x Exchange, ev *Event) bool {
+	if ev == nil {
+		return true
+	}
+	switch ev.Type {
+	case "StasisStart", "ChannelDtmfReceived":
+		return false
+	case "Dial":
+		if x.Method != "DELETE" {
+			return false
+		}
+	}
+	named := map[string]bool{}
+	collectPathIDs(x.Path, named)
+	var resp struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(x.Response, &resp) == nil && resp.ID != "" {
+		named[resp.ID] = true
+	}
+	return (ev.Channel != "" && named[ev.Channel]) || (ev.Bridge != "" && named[ev.Bridge])
+}
+
 // gate blocks until the step at time at may happen: the session is started
-// and (PaceRequests) every mutating request recorded before at was served,
+// and (PaceRequests) every mutating request recorded before at (or at the
+// same millisecond, when it caused ev) was served,
 // or GateTimeout passed. It returns false if the connection or server ended.
-func (s *Server) gate(at time.Time, first bool, gone <-chan struct{}, what string) bool {
+func (s *Server) gate(at time.Time, ev *Event, first bool, gone <-chan struct{}, what string) bool {
 	var timer <-chan time.Time
 	for {
 		s.mu.Lock()
@@ -612,7 +748,7 @@ func (s *Server) gate(at time.Time, first bool, gone <-chan struct{}, what strin
 		if startedOK && s.opts.Pace == PaceRequests {
 			for _, i := range s.reqIdx {
 				x := s.tr.exchanges[i]
-				if !s.served[i] && !s.waived[i] && x.Mutating() && x.At.Before(at) {
+				if !s.served[i] && !s.waived[i] && x.Mutating() && (x.At.Before(at) || (x.At.Equal(at) && causedAtTie(x, ev))) {
 					blocker, bi = &x, i
 					break
 				}
