@@ -90,6 +90,7 @@ type call struct {
 	sdpVersion  uint64
 	remoteHold  bool
 	provisional bool // outbound: a 1xx other than 100 arrived, CANCEL is allowed
+	lateOffer   bool // inbound INVITE without SDP: the peer's answer comes in the ACK
 	localCause  int  // cause of our own hangup (0: not hung up by us)
 	refer       *referSub
 	finalSent   chan struct{} // inbound: closed once the INVITE transaction is settled

@@ -1,6 +1,7 @@
 package tech
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -108,12 +109,15 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	c.ctl = ctl
 	c.log = log.With(zap.String("channel_id", ctl.ID()))
-	c.applyRemote(rm)
+	c.lateOffer = v.lateOffer
+	if !v.lateOffer {
+		c.applyRemote(rm)
+	}
 	t.addCall(c.key, c) // before the engine can answer: the ACK must find the call
 	ctl.SetTechPrivate(c)
 	ms.OnDTMF(func(digit string, durMs int) { ctl.DTMF(digit, durMs) })
 	ctl.SetMedia(ms)
-	c.log.Info("inbound call", zap.String("exten", in.Exten), zap.String("caller", in.CallerIDNumber), zap.Stringer("codec", codecName(rm.Codec)))
+	c.log.Info("inbound call", zap.String("exten", in.Exten), zap.String("caller", in.CallerIDNumber), zap.Stringer("codec", codecName(rm.Codec)), zap.Bool("late_offer", v.lateOffer))
 
 	// A CANCEL: the transaction layer already answered 200 + 487.
 	tx.OnCancel(func(r *sip.Request) {
@@ -148,6 +152,8 @@ type inviteVerdict struct {
 	media    remoteMedia
 	endpoint string
 	dtmfInfo bool
+	// lateOffer: the INVITE had no SDP; media is negotiated by 200 OK / ACK.
+	lateOffer bool
 }
 
 func (v inviteVerdict) rejected() bool { return v.status != 0 }
@@ -159,6 +165,14 @@ func (t *Tech) vetInvite(req *sip.Request) inviteVerdict {
 	if ct := req.ContentType(); ct != nil && !strings.EqualFold(strings.TrimSpace(strings.Split(ct.Value(), ";")[0]), "application/sdp") {
 		return inviteVerdict{status: 415, phrase: "Unsupported Media Type", hdrs: []sip.Header{sip.NewHeader("Accept", "application/sdp")},
 			why: fmt.Errorf("content type %q", ct.Value())}
+	}
+	if len(bytes.TrimSpace(req.Body())) == 0 {
+		// Late offer: we offer in the 200 OK, the answer comes in the ACK.
+		endpoint, dtmfInfo, ok := t.identify(req)
+		if !ok {
+			return inviteVerdict{status: 403, phrase: "Forbidden", why: fmt.Errorf("caller %q from %s not allowed", req.From().Address.User, req.Source())}
+		}
+		return inviteVerdict{endpoint: endpoint, dtmfInfo: dtmfInfo, lateOffer: true}
 	}
 	rm, err := parseSDP(req.Body(), t.codecs)
 	switch {
@@ -254,7 +268,12 @@ func (t *Tech) Answer(ch engine.ChannelControl) error {
 	rm := c.remote
 	c.mu.Unlock()
 
-	body := c.localSDP([]Codec{rm.Codec}, rm.DTMFPT, rm.Direction.reverse())
+	var body []byte
+	if c.lateOffer {
+		body = c.localSDP(t.codecs, defaultDTMFPT, SendRecv)
+	} else {
+		body = c.localSDP([]Codec{rm.Codec}, rm.DTMFPT, rm.Direction.reverse())
+	}
 	res := sip.NewSDPResponseFromRequest(c.uas.InviteRequest, body)
 	res.AppendHeader(sip.NewHeader("Server", t.cfg.UserAgent))
 	res.AppendHeader(sip.NewHeader("Allow", allowHeader))
@@ -292,6 +311,9 @@ func (t *Tech) Indicate(ch engine.ChannelControl, ind engine.Indication) error {
 	case engine.IndicateRinging:
 		return c.uas.Respond(180, "Ringing", nil, sip.NewHeader("Server", t.cfg.UserAgent))
 	case engine.IndicateProgress:
+		if c.lateOffer {
+			return c.uas.Respond(183, "Session Progress", nil, sip.NewHeader("Server", t.cfg.UserAgent))
+		}
 		body := c.localSDP([]Codec{rm.Codec}, rm.DTMFPT, SendRecv)
 		return c.uas.Respond(183, "Session Progress", body, sip.NewHeader("Content-Type", "application/sdp"), sip.NewHeader("Server", t.cfg.UserAgent))
 	}

@@ -3,6 +3,8 @@ package tech
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -177,7 +179,6 @@ func TestInboundBadOffer(t *testing.T) {
 	}{
 		{"only G.729", sippOffer(6100, "18 101"), "application/sdp", 488},
 		{"not SDP at all", []byte("hello"), "application/sdp", 488},
-		{"no body", nil, "application/sdp", 488},
 		{"port zero", sippOffer(0, "0"), "application/sdp", 488},
 		{"wrong content type", []byte("<xml/>"), "application/xml", 415},
 	}
@@ -265,5 +266,70 @@ func TestAnonymousRefused(t *testing.T) {
 	case ch := <-eng.inbound:
 		t.Fatalf("engine saw %+v", ch.call)
 	default:
+	}
+}
+
+// An INVITE without SDP (late offer): we offer in the 200 OK and take the
+// answer from the ACK; an ACK without a usable answer ends the call (58).
+func TestLateOffer(t *testing.T) {
+	for _, withAnswer := range []bool{true, false} {
+		t.Run(fmt.Sprint("answer in ACK ", withAnswer), func(t *testing.T) {
+			eng := newFakeEngine()
+			tc := startTech(t, testConfig(), eng, nil)
+			citizen := newPeer(t, "citizen")
+			ctx, cancel := context.WithTimeout(context.Background(), waitFor)
+			defer cancel()
+			uri := sip.Uri{Scheme: "sip", User: "12345", Host: "127.0.0.1", Port: tc.UDPAddr().Port}
+			dlg, err := citizen.dua.WriteInvite(ctx, sip.NewRequest(sip.INVITE, uri))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ch := eng.nextInbound(t)
+			if err := tc.Answer(ch); err != nil {
+				t.Fatal(err)
+			}
+			if err := dlg.WaitAnswer(ctx, sipgo.AnswerOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			offer := string(dlg.InviteResponse.Body())
+			if !strings.Contains(offer, "RTP/AVP 0 8 101") {
+				t.Fatalf("our late offer %q", offer)
+			}
+			ack := sip.NewRequest(sip.ACK, dlg.InviteResponse.Contact().Address)
+			if withAnswer {
+				ack.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
+				ack.SetBody(sippOffer(6200, "8 101"))
+			}
+			if err := dlg.WriteAck(ctx, ack); err != nil {
+				t.Fatal(err)
+			}
+			if !withAnswer {
+				ch.expect(t, "hangup:58")
+				bye := citizen.await(gotRequest(sip.BYE), "BYE")
+				if got := header(bye, "Reason"); got != "Q.850;cause=58" {
+					t.Fatalf("BYE Reason %q", got)
+				}
+				waitNoDialogs(t, tc)
+				return
+			}
+			deadline := time.Now().Add(waitFor)
+			for {
+				c := ch.TechPrivate().(*call)
+				c.mu.Lock()
+				rm := c.remote
+				c.mu.Unlock()
+				if rm.Addr != nil {
+					if rm.Codec != CodecPCMA || rm.Addr.Port != 6200 {
+						t.Fatalf("negotiated %+v", rm)
+					}
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("answer in ACK never applied")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+			ch.expectNone(t, 50*time.Millisecond)
+		})
 	}
 }

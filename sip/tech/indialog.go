@@ -22,6 +22,27 @@ func (t *Tech) onAck(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	// Fails harmlessly (CSeq check) for the ACK of a re-INVITE.
 	_ = c.uas.ReadAck(req, tx)
+	c.mu.Lock()
+	late := c.lateOffer && c.remote.Addr == nil
+	c.mu.Unlock()
+	if !late {
+		return
+	}
+	rm, err := parseSDP(req.Body(), t.codecs)
+	if err != nil {
+		// Answered but no usable answer: end the call the way chan_pjsip does
+		// for media it cannot use.
+		c.log.Info("late-offer ACK without a usable SDP answer", zap.Error(err))
+		if _, ok := c.beginHangup(sipcause.BearerNotAvailable); ok {
+			go func() {
+				c.sendBye(sipcause.BearerNotAvailable)
+				c.release()
+				c.ctl.Hangup(sipcause.BearerNotAvailable)
+			}()
+		}
+		return
+	}
+	c.applyRemote(rm)
 }
 
 func (t *Tech) onBye(req *sip.Request, tx sip.ServerTransaction) {
