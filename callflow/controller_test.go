@@ -601,3 +601,32 @@ func TestLateAnswerOfAnEndedCallIsHungUp(t *testing.T) {
 	h.f.answerLeg("late-1")
 	eventually(t, "orphan leg hung up", func() bool { return h.f.liveChannels() == 0 })
 }
+
+func TestRetryAfterFailedTransferActs(t *testing.T) {
+	h := newHarness(t, map[string]fbehave{ep1001: {kind: "answer"}, ep2001: {kind: "busy"}}, nil)
+	id := h.call("12345")
+	cat := category(Dir12345To110)
+	h.softkey(id, KeyTransfer, cat)
+	eventually(t, "busy", func() bool { r := h.rec(id); return r.Transfers[0].Outcome == OutcomeBusy })
+	h.waitState(id, StateTalking)
+	h.f.mu.Lock()
+	h.f.behave[ep2001] = fbehave{kind: "answer"}
+	h.f.mu.Unlock()
+	res := h.softkey(id, KeyTransfer, cat)
+	if !res.Accepted || res.Duplicate {
+		t.Fatalf("retry: %+v", res)
+	}
+	eventually(t, "retry completed", func() bool { return slices.Equal(h.f.partners("cit-12345"), []string{ep2001}) })
+	h.callerHangsUpAndAllIsClean(id, "cit-12345")
+}
+
+func TestDoubleCancelActsOnce(t *testing.T) {
+	h := newHarness(t, map[string]fbehave{ep1001: {kind: "answer"}, ep2001: {kind: "manual"}}, nil)
+	id := h.call("12345")
+	h.softkey(id, KeyTransfer, category(Dir12345To110))
+	a, b := h.softkey(id, KeyCancel, ""), h.softkey(id, KeyCancel, "")
+	if !a.Accepted || a.Duplicate || !b.Accepted || !b.Duplicate {
+		t.Errorf("cancel twice: %+v %+v", a, b)
+	}
+	h.callerHangsUpAndAllIsClean(id, "cit-12345")
+}

@@ -140,7 +140,10 @@ func (cl *call) isDuplicate(key Key, at time.Time) (bool, string) {
 			return true, cl.xfer.id
 		}
 	}
-	if key == cl.lastKey && at.Sub(cl.lastAt) < 3*time.Second {
+	// A repeated resolution or cancel right after it acted is the same press; a new
+	// transfer after a failed one is a retry and must act.
+	settling := key == KeyHandOver || key == KeyKeep || key == KeyUndetermined || key == KeyCancel
+	if settling && key == cl.lastKey && at.Sub(cl.lastAt) < 3*time.Second {
 		id := ""
 		if n := len(cl.rec.Transfers); n > 0 {
 			id = cl.rec.Transfers[n-1].ID
