@@ -329,3 +329,69 @@ func TestReplayBindsIDsChosenAtCreate(t *testing.T) {
 		t.Errorf("misses %v", ms)
 	}
 }
+
+// t13, second session: the agent's ChannelVarset/HangupRequest carry the same
+// millisecond as the DELETE that caused them; they must wait for it. A GET
+// recorded later than the replay's progress answers as of now.
+func TestReplaySameMillisecondCausalityAndGETProgress(t *testing.T) {
+	s := newServer(t, "t13-ws-disconnect", Options{AutoStart: true, GateTimeout: time.Minute})
+	tr := load(t, "t13-ws-disconnect")
+	agent := tr.Channels()[1]
+	if st, b := do(t, s, "GET", "/ari/channels"); st != 200 || string(b) != "[]" {
+		t.Fatalf("GET /channels before anything happened: %d %s, want []", st, b)
+	}
+	ws := dialWS(t, s)
+	for _, x := range tr.HTTP() {
+		if x.Mutating() && x.At.Before(tr.HTTP()[5].At) {
+			do(t, s, x.Method, x.Path)
+		}
+	}
+	for {
+		if _, ok := next(t, ws); !ok {
+			break
+		}
+	}
+	if st, b := do(t, s, "GET", "/ari/channels"); st != 200 || !strings.Contains(string(b), agent) {
+		t.Fatalf("GET /channels in the gap: %d %s, want both channels", st, b)
+	}
+	ws2 := dialWS(t, s)
+	_ = ws2.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+	var msg string
+	if err := websocket.Message.Receive(ws2, &msg); err == nil {
+		t.Fatalf("event before the DELETE that caused it: %s", msg)
+	}
+	do(t, s, "DELETE", "/ari/channels/"+agent)
+	e, ok := next(t, ws2)
+	if !ok || e.id() != agent {
+		t.Fatalf("after DELETE got %s %s, want the agent's events", e.Type, e.id())
+	}
+	n := 0
+	for _, r := range s.Requests() {
+		if r.Method == "DELETE" && r.Status == 204 && r.Line == 14 {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Errorf("Requests() does not show the DELETE answered from line 14: %+v", s.Requests())
+	}
+}
+
+// Release lets a replay go on when the client will not make the recorded requests.
+func TestReplayRelease(t *testing.T) {
+	s := newServer(t, "t01-inbound-answer-caller-hangup", Options{AutoStart: true, GateTimeout: time.Minute})
+	ws := dialWS(t, s)
+	if e, _ := next(t, ws); e.Type != "StasisStart" {
+		t.Fatalf("first event %s", e.Type)
+	}
+	s.Release()
+	for e, ok := next(t, ws); e.Type != "StasisEnd"; e, ok = next(t, ws) {
+		if !ok {
+			t.Fatal("socket closed before StasisEnd")
+		}
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("Done not closed after every event was pushed")
+	}
+}
