@@ -2,10 +2,13 @@ package tech
 
 import (
 	"context"
+	"net"
 	"testing"
 	"time"
 
+	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 
 	"linkctl/ari/engine"
 	"linkctl/config"
@@ -93,4 +96,73 @@ func TestTrunkCalls(t *testing.T) {
 	if in.call.Endpoint != "to110" || in.call.Exten != "12345" {
 		t.Fatalf("inbound from trunk = %+v", in.call)
 	}
+}
+
+// A trunk peer that challenges our INVITE with 401: we retry with digest
+// credentials from the trunk's config and the call is answered.
+func TestTrunkDigestAuth(t *testing.T) {
+	agent, err := sipgo.NewUA(sipgo.WithUserAgent("pbx110"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer agent.Close()
+	srv, _ := sipgo.NewServer(agent)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cli, _ := sipgo.NewClient(agent)
+	dua := &sipgo.DialogUA{Client: cli, ContactHDR: sip.ContactHeader{Address: sip.Uri{Scheme: "sip", Host: "127.0.0.1", Port: pc.LocalAddr().(*net.UDPAddr).Port}}}
+	const realm, nonce = "pbx110", "abc123"
+	authorized := make(chan string, 2)
+	srv.OnInvite(func(req *sip.Request, tx sip.ServerTransaction) {
+		h := req.GetHeader("Authorization")
+		if h == nil {
+			ch := digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: "MD5"}
+			res := sip.NewResponseFromRequest(req, 401, "Unauthorized", nil)
+			res.AppendHeader(sip.NewHeader("WWW-Authenticate", ch.String()))
+			tx.Respond(res)
+			return
+		}
+		cred, err := digest.ParseCredentials(h.Value())
+		if err != nil {
+			tx.Respond(sip.NewResponseFromRequest(req, 400, "Bad Request", nil))
+			return
+		}
+		want, _ := digest.Digest(&digest.Challenge{Realm: realm, Nonce: nonce, Algorithm: "MD5"},
+			digest.Options{Method: "INVITE", URI: cred.URI, Username: "linkctl12345", Password: "trunk-secret"})
+		if cred.Response != want.Response {
+			tx.Respond(sip.NewResponseFromRequest(req, 403, "Forbidden", nil))
+			return
+		}
+		authorized <- cred.Username
+		dlg, err := dua.ReadInvite(req, tx)
+		if err != nil {
+			return
+		}
+		if dlg.RespondSDP(sippOffer(40000, "0 101")) == nil {
+			<-dlg.Context().Done()
+		}
+	})
+	srv.OnAck(func(req *sip.Request, tx sip.ServerTransaction) {})
+	go srv.ServeUDP(pc)
+
+	cfg := trunkConfig(pc.LocalAddr().String(), 0)
+	cfg.Trunks[0].Username = "linkctl12345"
+	cfg.Trunks[0].Password = "trunk-secret"
+	tc := startTech(t, cfg, newFakeEngine(), nil)
+	ch := newFakeChan("auth")
+	if err := tc.Dial(context.Background(), ch, "110@to110", engine.DialOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case u := <-authorized:
+		if u != "linkctl12345" {
+			t.Fatalf("authorized as %q", u)
+		}
+	case <-time.After(waitFor):
+		t.Fatal("INVITE never retried with credentials")
+	}
+	ch.expect(t, "answered")
 }
