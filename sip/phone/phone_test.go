@@ -214,6 +214,22 @@ func TestHoldStopsAudioAndUnholdResumes(t *testing.T) {
 	if ac.State() != StateActive || bc.RemoteHold() {
 		t.Errorf("after unhold: alice %s, bob remote hold %v", ac.State(), bc.RemoteHold())
 	}
+	// the answering side holds too (its re-INVITE goes the other way in the dialog)
+	if err := bc.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	if !ac.RemoteHold() {
+		t.Error("alice does not see bob's hold")
+	}
+	if err := ac.WaitUntil(ctx, func(c *Call) bool { return c.HearingNow().Silent }); err != nil {
+		t.Fatalf("alice still hears bob on hold: %s", ac.Heard())
+	}
+	if err := bc.Unhold(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ac.WaitHear(ctx, 1100); err != nil {
+		t.Fatalf("alice does not hear bob after unhold: %s", ac.Heard())
+	}
 	// hangup from the answering side this time
 	if err := bc.Hangup(ctx); err != nil {
 		t.Fatal(err)
