@@ -418,3 +418,49 @@ func (t *Trace) Channels() []string {
 	}
 	return out
 }
+
+// PerChannel is the event type sequence of each channel, in order of the
+// channels' first appearance, for comparing a switch whose channel ids
+// differ from Asterisk's (conformance: the i-th channel of a scenario plays
+// the same role on both).
+func (t *Trace) PerChannel(f Filter) [][]string {
+	var out [][]string
+	for _, id := range t.Channels() {
+		g := f
+		g.Channel = id
+		out = append(out, t.EventTypes(g))
+	}
+	return out
+}
+
+// FieldsByType is, for each event type in the trace, the top-level fields
+// every one of its events carries (the intersection), sorted: what a
+// conforming switch must send too.
+func (t *Trace) FieldsByType() map[string][]string {
+	sets := map[string]map[string]bool{}
+	for _, ev := range t.events {
+		cur := map[string]bool{}
+		for _, f := range ev.Fields {
+			cur[f] = true
+		}
+		if prev, ok := sets[ev.Type]; ok {
+			for f := range prev {
+				if !cur[f] {
+					delete(prev, f)
+				}
+			}
+			continue
+		}
+		sets[ev.Type] = cur
+	}
+	out := map[string][]string{}
+	for typ, set := range sets {
+		fs := make([]string, 0, len(set))
+		for f := range set {
+			fs = append(fs, f)
+		}
+		sort.Strings(fs)
+		out[typ] = fs
+	}
+	return out
+}

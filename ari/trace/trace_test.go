@@ -320,3 +320,24 @@ func FuzzDecodeTraceLines(f *testing.F) {
 		}
 	})
 }
+
+func TestPerChannelAndFieldsByType(t *testing.T) {
+	tr := load(t, "t05-originate-busy")
+	got := tr.PerChannel(NoVarset)
+	want := [][]string{{"Dial", "ChannelHangupRequest", "Dial", "ChannelDestroyed"}}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("t05 per channel %v, want %v", got, want)
+	}
+	tr = load(t, "t02-originate-bridge-2party")
+	per := tr.PerChannel(NoVarset)
+	if len(per) != 2 || per[0][0] != "StasisStart" || per[1][0] != "Dial" {
+		t.Errorf("t02 per channel: inbound first (StasisStart), agent second (Dial): %v", per)
+	}
+	fields := tr.FieldsByType()
+	if !reflect.DeepEqual(fields["Dial"], []string{"application", "asterisk_id", "dialstatus", "dialstring", "forward", "peer", "timestamp", "type"}) {
+		t.Errorf("Dial fields %v", fields["Dial"])
+	}
+	if !reflect.DeepEqual(fields["ChannelDestroyed"], []string{"application", "asterisk_id", "cause", "cause_txt", "channel", "timestamp", "type"}) {
+		t.Errorf("ChannelDestroyed fields %v", fields["ChannelDestroyed"])
+	}
+}
