@@ -60,6 +60,20 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Env, erro
 // StartWith is Start with a wrapper around the PBX the controller sees (benchmarks
 // use it to time commands); wrap may be nil.
 func StartWith(ctx context.Context, cfg *config.Config, log *zap.Logger, wrap func(callflow.PBX) callflow.PBX) (*Env, error) {
+	return StartOpts(ctx, cfg, log, Options{Wrap: wrap})
+}
+
+// Options are the optional parts of an Env.
+type Options struct {
+	// Wrap wraps the PBX the controller sees (benchmarks time commands with it).
+	Wrap func(callflow.PBX) callflow.PBX
+	// Sink receives every call record version (the demo keeps them in the store).
+	Sink callflow.RecordSink
+}
+
+// StartOpts is Start with Options.
+func StartOpts(ctx context.Context, cfg *config.Config, log *zap.Logger, o Options) (*Env, error) {
+	wrap := o.Wrap
 	if cfg == nil {
 		cfg = Config()
 	}
@@ -89,7 +103,7 @@ func StartWith(ctx context.Context, cfg *config.Config, log *zap.Logger, wrap fu
 	if wrap != nil {
 		seen = wrap(pbx)
 	}
-	ctl, err := callflow.New(seen, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Logger: log.Named("callflow")})
+	ctl, err := callflow.New(seen, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Sink: o.Sink, Logger: log.Named("callflow")})
 	if err != nil {
 		_ = sw.Close()
 		return nil, err
