@@ -30,6 +30,7 @@ func oneKeyAnswered(s *Step) {
 	} else {
 		s.Notef("110 phone got headers: %s=%s %s=%s", callflow.HeaderCallID, id, callflow.HeaderCategory, cat)
 	}
+	s.hears(c, "announcement done, 110 still ringing", engine.HearMOH)
 	leg.Answer()
 	s.bridged(c, "110 answered", Agent110)
 	r = s.waitState(id, callflow.StateTalking)
