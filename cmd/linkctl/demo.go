@@ -89,4 +89,3 @@ func summarize(w io.Writer, results []scenario.Result, st *store.Store, log *zap
 	}
 	return nil
 }
-

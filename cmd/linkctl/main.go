@@ -15,7 +15,7 @@ import (
 const usage = `linkctl — 12345 政务服务便民热线 与 110 报警服务台 对接联动呼叫控制器
 
 usage:
-  linkctl demo   [-config FILE] [-sip]     run the linkage scenarios on the embedded switch and report PASS/FAIL
+  linkctl demo   [-sip] [-db FILE]         run the linkage scenarios on the embedded switch and report PASS/FAIL
   linkctl serve  [-config FILE]            run the controller (embedded switch or Asterisk) and the HTTP API
   linkctl config check FILE                validate a configuration file (every error with key and line)
   linkctl calls  list|show [ID] [-db FILE] review stored call records
@@ -51,7 +51,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	case "config":
 		return cmdConfig(args[1:], stdout)
 	case "calls":
-		return cmdCalls(args[1:], stdout)
+		return cmdCalls(args[1:], stdout, stderr)
 	case "bench":
 		return cmdBench(args[1:], stdout, stderr)
 	case "help", "-h", "--help":

@@ -5,9 +5,7 @@ import (
 	"io"
 )
 
-// Placeholders replaced as the packages they wire land.
-func cmdCalls(args []string, stdout io.Writer) error         { return errors.New("calls: not wired yet") }
-func cmdBench(args []string, stdout, stderr io.Writer) error { return errors.New("bench: not wired yet") }
+// demoSIP is replaced when the SIP scenarios land.
 func demoSIP(stdout, stderr io.Writer, db, level string) error {
 	return errors.New("demo -sip: not wired yet")
 }
