@@ -31,6 +31,7 @@ type Env struct {
 	Controller *callflow.Controller
 	Config     *config.Config
 	Log        *zap.Logger
+	sink       callflow.RecordSink
 	cancel     context.CancelFunc
 	done       chan struct{}
 }
@@ -109,7 +110,7 @@ func StartOpts(ctx context.Context, cfg *config.Config, log *zap.Logger, o Optio
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	env := &Env{Switch: sw, PBX: pbx, Controller: ctl, Config: cfg, Log: log, cancel: cancel, done: make(chan struct{})}
+	env := &Env{Switch: sw, PBX: pbx, Controller: ctl, Config: cfg, Log: log, sink: o.Sink, cancel: cancel, done: make(chan struct{})}
 	go func() { _ = pbx.Run(rctx) }()
 	go func() { defer close(env.done); _ = ctl.Run(rctx) }()
 	deadline := time.Now().Add(readyWithin)
@@ -138,7 +139,7 @@ func (e *Env) RestartController(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ctl, err := callflow.New(pbx, callflow.Options{Config: e.Config.Controller, Matters: e.Config.Matters, Logger: e.Log.Named("callflow")})
+	ctl, err := callflow.New(pbx, callflow.Options{Config: e.Config.Controller, Matters: e.Config.Matters, Sink: e.sink, Logger: e.Log.Named("callflow")})
 	if err != nil {
 		return err
 	}
