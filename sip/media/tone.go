@@ -210,7 +210,7 @@ type toneSource struct {
 	idx        int // current element
 	pos        int // samples played of the current element
 	firstPass  bool
-	ph1, ph2   float64
+	ph1, ph2   uint32 // phase accumulators: 2^32 is one full turn
 	finished   bool
 	repeatFrom int // first element not marked "!" (-1: none, the list ends)
 }
@@ -268,35 +268,47 @@ func (t *toneSource) advance() {
 }
 
 func (t *toneSource) sample(e *ToneElement) int16 {
-	const twoPi = 2 * math.Pi
 	var v float64
 	if e.Freq1 > 0 {
-		s1 := math.Sin(t.ph1)
+		s1 := sineAt(t.ph1)
 		switch {
 		case e.Freq2 > 0 && e.Modulate:
-			v = toneAmplitude * s1 * (1 + 0.9*math.Sin(t.ph2)) / 1.9 * 1.4
+			v = toneAmplitude * s1 * (1 + 0.9*sineAt(t.ph2)) / 1.9 * 1.4
 		case e.Freq2 > 0:
-			v = toneAmplitude * (s1 + math.Sin(t.ph2))
+			v = toneAmplitude * (s1 + sineAt(t.ph2))
 		default:
 			v = toneAmplitude * s1
 		}
 	}
-	t.ph1 = math.Mod(t.ph1+twoPi*e.Freq1/SampleRate, twoPi)
-	t.ph2 = math.Mod(t.ph2+twoPi*e.Freq2/SampleRate, twoPi)
+	t.ph1 += phaseStep(e.Freq1)
+	t.ph2 += phaseStep(e.Freq2)
 	return int16(v)
 }
+
+// A 4096-entry sine table indexed by the top bits of a 32-bit phase: about 70 dB
+// of spurious-free range, far beyond G.711, at a fraction of math.Sin's cost.
+const sineBits = 12
+
+var sineTable = func() (t [1 << sineBits]float64) {
+	for i := range t {
+		t[i] = math.Sin(2 * math.Pi * float64(i) / float64(len(t)))
+	}
+	return t
+}()
+
+func sineAt(phase uint32) float64 { return sineTable[phase>>(32-sineBits)] }
+
+func phaseStep(freq float64) uint32 { return uint32(freq / SampleRate * (1 << 32)) }
 
 // SineSource returns an endless sine of freq Hz with the given peak amplitude
 // (the test phones' own voice).
 func SineSource(freq float64, amplitude int16) Source {
-	ph, step := 0.0, 2*math.Pi*freq/SampleRate
+	var ph uint32
+	step, amp := phaseStep(freq), float64(amplitude)
 	return SourceFunc(func(frame []int16) bool {
 		for i := range frame {
-			frame[i] = int16(float64(amplitude) * math.Sin(ph))
+			frame[i] = int16(amp * sineAt(ph))
 			ph += step
-			if ph > 2*math.Pi {
-				ph -= 2 * math.Pi
-			}
 		}
 		return true
 	})
