@@ -15,8 +15,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 say() { # name, pinyin (the Chinese text is in the comment above each call)
 	espeak-ng -v "$VOICE" -s "$SPEED" -w "$tmp/$1.wav" "$2"
-	# resample with sox's anti-aliasing, peak at -3 dBFS, short silence around the words
-	sox "$tmp/$1.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1.wav" norm -3 pad 0.15 0.25
+	# resample with sox's anti-aliasing, peak at -3 dBFS, short silence around the
+	# words; -D (no dither) keeps the output byte-for-byte reproducible
+	sox -D "$tmp/$1.wav" -r 8000 -c 1 -b 16 -e signed-integer "$1.wav" norm -3 pad 0.15 0.25
 }
 
 # 正在为您转接110，请稍候
