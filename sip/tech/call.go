@@ -95,6 +95,11 @@ type call struct {
 	refer       *referSub
 	finalSent   chan struct{} // inbound: closed once the INVITE transaction is settled
 
+	// work runs in-dialog requests we originate (NOTIFY, INFO, DTMF) one at a
+	// time in the order asked, off the engine's goroutine.
+	work        []func()
+	workRunning bool
+
 	releaseOnce sync.Once
 }
 
@@ -187,6 +192,42 @@ func closeOnce(ch chan struct{}) {
 	case <-ch:
 	default:
 		close(ch)
+	}
+}
+
+// enqueue runs f after every earlier enqueued job of this call, on a
+// goroutine of its own: technology methods must return at once, yet the far
+// end must see NOTIFYs and digits in order.
+func (c *call) enqueue(f func()) {
+	c.mu.Lock()
+	start := c.enqueueLocked(f)
+	c.mu.Unlock()
+	if start {
+		go c.runWork()
+	}
+}
+
+// enqueueLocked queues f with c.mu held; if it reports true the caller must
+// start runWork after unlocking.
+func (c *call) enqueueLocked(f func()) bool {
+	c.work = append(c.work, f)
+	start := !c.workRunning
+	c.workRunning = true
+	return start
+}
+
+func (c *call) runWork() {
+	for {
+		c.mu.Lock()
+		if len(c.work) == 0 {
+			c.workRunning = false
+			c.mu.Unlock()
+			return
+		}
+		f := c.work[0]
+		c.work = c.work[1:]
+		c.mu.Unlock()
+		f()
 	}
 }
 

@@ -14,7 +14,8 @@ import (
 // Real phones (sip/phone: SIP + RTP with their own tones) through the
 // embedded switch: a citizen calls 12345, the app answers, originates the
 // registered 110 agent and bridges both; each hears the other's tone; the
-// citizen's RFC 4733 "*1" arrives as ChannelDtmfReceived; the agent's
+// citizen's RFC 4733 "*1" arrives as ChannelDtmfReceived and ARI DTMF "12"
+// reaches the citizen as RFC 4733; the agent's
 // transfer key (REFER) becomes ChannelTransfer and transfer_progress comes
 // back to the phone as NOTIFY sipfrag.
 func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
@@ -87,6 +88,14 @@ func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
 		h.event("ChannelDtmfReceived", func(ev map[string]any) bool {
 			return ev["digit"] == d && ev["channel"].(map[string]any)["id"] == inID
 		})
+	}
+
+	// ARI DTMF towards the citizen goes out as RFC 4733 (trace t09).
+	if st, _ := h.ari("POST", "/channels/"+inID+"/dtmf?dtmf=12", nil); st != 204 {
+		t.Fatalf("POST dtmf -> %d", st)
+	}
+	if err := citizenCall.WaitDigits(ctx, "12"); err != nil {
+		t.Fatalf("citizen never received DTMF 12: %v (got %q)", err, citizenCall.Digits())
 	}
 
 	if err := agentCall.Refer("110"); err != nil {

@@ -264,17 +264,20 @@ func (t *Tech) TransferProgress(ch engine.ChannelControl, state string) error {
 		sub.terminated = true
 	}
 	sub.notified = true
-	start := sub.start
-	c.mu.Unlock()
-	go func() {
-		for i, f := range frags {
-			subState := "active;expires=" + strconv.Itoa(max(0, 600-int(time.Since(start).Seconds())-1))
-			if final != "" && i == len(frags)-1 {
-				subState = "terminated;reason=noresource"
-			}
-			c.sendNotify(f, subState)
+	// Queue under the same lock as the decision, so concurrent progress
+	// reports reach the phone in the order they were decided.
+	start := false
+	for i, f := range frags {
+		subState := "active;expires=" + strconv.Itoa(max(0, 600-int(time.Since(sub.start).Seconds())-1))
+		if final != "" && i == len(frags)-1 {
+			subState = "terminated;reason=noresource"
 		}
-	}()
+		start = c.enqueueLocked(func() { c.sendNotify(f, subState) }) || start
+	}
+	c.mu.Unlock()
+	if start {
+		go c.runWork()
+	}
 	return nil
 }
 
@@ -309,12 +312,12 @@ func (t *Tech) SendDTMF(ch engine.ChannelControl, digits string, durationMs int)
 			return fmt.Errorf("sip dtmf: invalid digit %q", d)
 		}
 	}
-	go func() {
-		for _, d := range digits {
+	for _, d := range digits {
+		digit := normalizeDigit(string(d))
+		c.enqueue(func() {
 			if c.getState() != stateUp {
 				return
 			}
-			digit := normalizeDigit(string(d))
 			if c.dtmfInfo {
 				req := sip.NewRequest(sip.INFO, c.remoteTarget())
 				req.AppendHeader(sip.NewHeader("Content-Type", "application/dtmf-relay"))
@@ -325,12 +328,12 @@ func (t *Tech) SendDTMF(ch engine.ChannelControl, digits string, durationMs int)
 				if err != nil {
 					c.log.Warn("INFO DTMF failed", zap.String("digit", digit), zap.Error(err))
 				}
-				continue
+				return
 			}
 			if err := c.media.SendDTMF(digit, time.Duration(durationMs)*time.Millisecond); err != nil {
 				c.log.Warn("RFC 4733 DTMF failed", zap.String("digit", digit), zap.Error(err))
 			}
-		}
-	}()
+		})
+	}
 	return nil
 }
