@@ -58,6 +58,13 @@ func TestInboundRoutedRingAnswerBye(t *testing.T) {
 		t.Fatal(err)
 	}
 	citizen.await(gotResponse(sip.INVITE, 180), "180 Ringing")
+	if err := tc.Indicate(ch, engine.IndicateProgress); err != nil {
+		t.Fatal(err)
+	}
+	sp := citizen.await(gotResponse(sip.INVITE, 183), "183 Session Progress")
+	if _, err := parseSDP(sp.Body(), []Codec{CodecPCMU}); err != nil {
+		t.Fatalf("183 without early-media SDP: %v", err)
+	}
 	if err := tc.Answer(ch); err != nil {
 		t.Fatal(err)
 	}
