@@ -171,7 +171,14 @@ func (t *Tech) Start(ctx context.Context) error {
 		t.tcpAddr = l.Addr().(*net.TCPAddr)
 	}
 	host, port := t.localHostPort()
-	ua, err := sipgo.NewUA(sipgo.WithUserAgent(t.cfg.UserAgent), sipgo.WithUserAgentHostname(host))
+	ua, err := sipgo.NewUA(sipgo.WithUserAgent(t.cfg.UserAgent), sipgo.WithUserAgentHostname(host),
+		sipgo.WithUserAgentTransactionLayerOptions(
+			sip.WithTransactionLayerLogger(slogger),
+			sip.WithTransactionLayerUnhandledResponseHandler(func(r *sip.Response) {
+				// Late retransmissions (a 100 after the 200, a 200 after our ACK) are normal on UDP.
+				t.log.Debug("sip response outside any transaction", zap.Int("status", r.StatusCode), zap.String("source", r.Source()))
+			})),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerLogger(slogger)))
 	if err != nil {
 		t.closeSockets()
 		return fmt.Errorf("sip: user agent: %w", err)
