@@ -32,6 +32,7 @@ const (
 	playoutDepth   = 2   // packets gathered before playout starts (40 ms)
 	maxBuffered    = 8   // beyond this the oldest are dropped (sender clock faster than ours)
 	seqResetWindow = 200 // a jump larger than this restarts the stream
+	ssrcQuiet      = 200 * time.Millisecond
 )
 
 // SessionOption configures NewSession.
@@ -72,6 +73,7 @@ type Stats struct {
 	Ignored     uint64 // from an unexpected address or SSRC after latching, or before SetRemote
 	Malformed   uint64 // not parseable as RTP, or a payload type we did not negotiate
 	DTMFEvents  uint64 // distinct telephone-events received
+	SSRCChanges uint64 // new SSRCs accepted from the latched address
 	Underruns   uint64 // ReadFrame calls that found nothing buffered
 	LatchedFrom string // the source address RTP was latched to
 }
@@ -92,23 +94,24 @@ type Session struct {
 	codec  Codec
 	dtmfPT uint8
 	// receive side
-	latched    bool
-	latchAddr  netip.AddrPort
-	latchSSRC  uint32
-	slots      [jitterSlots]jitterSlot
-	buffered   int
-	playing    bool
-	nextSeq    uint16
-	waitTicks  int
-	dryTicks   int // consecutive ReadFrame calls with nothing to play
-	fifo       []int16
-	baseSeq    uint32
-	highestSeq uint32 // extended
-	seqCycles  uint32
-	received   uint64
-	lastDTMF   dtmfState
-	onDTMF     func(digit string, durMs int)
-	stats      Stats
+	latched      bool
+	latchAddr    netip.AddrPort
+	latchSSRC    uint32
+	lastAccepted time.Time
+	slots        [jitterSlots]jitterSlot
+	buffered     int
+	playing      bool
+	nextSeq      uint16
+	waitTicks    int
+	dryTicks     int // consecutive ReadFrame calls with nothing to play
+	fifo         []int16
+	baseSeq      uint32
+	highestSeq   uint32 // extended
+	seqCycles    uint32
+	received     uint64
+	lastDTMF     dtmfState
+	onDTMF       func(digit string, durMs int)
+	stats        Stats
 	// send side
 	ssrc       uint32
 	seq        uint16
@@ -290,11 +293,25 @@ func (s *Session) receive(pkt *rtp.Packet, from netip.AddrPort, n int) {
 		s.latched, s.latchAddr, s.latchSSRC = true, from, pkt.SSRC
 		s.stats.LatchedFrom = from.String()
 		s.resetReceive(pkt.SequenceNumber)
-	} else if from != s.latchAddr || pkt.SSRC != s.latchSSRC {
+	} else if from != s.latchAddr {
 		s.stats.Ignored++
 		s.mu.Unlock()
 		return
+	} else if pkt.SSRC != s.latchSSRC {
+		// A PBX changes SSRC when its media source changes (Asterisk re-bridging
+		// a trunk leg) and marks the first packet. A new SSRC from the latched
+		// address is taken on a marker bit or once the old one has been quiet;
+		// a second stream interleaved with the first is ignored.
+		if !pkt.Marker && time.Since(s.lastAccepted) < ssrcQuiet {
+			s.stats.Ignored++
+			s.mu.Unlock()
+			return
+		}
+		s.latchSSRC = pkt.SSRC
+		s.stats.SSRCChanges++
+		s.resetReceive(pkt.SequenceNumber)
 	}
+	s.lastAccepted = time.Now()
 	switch pt := pkt.PayloadType; {
 	case s.dtmfPT != 0 && pt == s.dtmfPT:
 		s.countSeq(pkt.SequenceNumber, n)

@@ -91,9 +91,10 @@ func TestSessionIgnoresStrangers(t *testing.T) {
 	for i := range 5 {
 		send(stranger, 1234, uint16(i))
 	}
-	// the right address but another SSRC: also ignored
+	// the right address but a second, interleaved SSRC without a marker: also ignored
 	aConn := a.conn
 	for i := range 3 {
+		a.WriteFrame(frame)
 		send(aConn, a.ssrc+1, uint16(100+i))
 	}
 	waitFor(t, func() bool { return b.Stats().Ignored == 8 })
@@ -102,8 +103,41 @@ func TestSessionIgnoresStrangers(t *testing.T) {
 			t.Fatal("a stranger's audio was played")
 		}
 	}
-	if st := b.Stats(); st.PacketsIn != 1 {
-		t.Errorf("accepted %d packets, want only a's 1", st.PacketsIn)
+	if st := b.Stats(); st.PacketsIn != 4 || st.SSRCChanges != 0 {
+		t.Errorf("accepted %d packets (want a's 4), %d SSRC changes", st.PacketsIn, st.SSRCChanges)
+	}
+}
+
+func TestSSRCChangeFromLatchedAddress(t *testing.T) {
+	b, err := NewSession(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	src, _ := net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
+	defer src.Close()
+	b.SetRemote(src.LocalAddr().(*net.UDPAddr), PCMU, 101)
+	send := func(ssrc uint32, seq uint16, marker bool, v int16) {
+		p := rtp.Packet{Header: rtp.Header{Version: 2, SequenceNumber: seq, SSRC: ssrc, Marker: marker}, Payload: ULawEncode(nil, frameOf(v))}
+		raw, _ := p.Marshal()
+		src.WriteToUDP(raw, b.LocalAddr())
+	}
+	send(1, 10, true, 1000)
+	send(1, 11, false, 1000)
+	waitFor(t, func() bool { return b.Stats().PacketsIn == 2 })
+	// the PBX re-bridges: new SSRC, new sequence, marker set
+	send(2, 5000, true, 3000)
+	send(2, 5001, false, 3000)
+	waitFor(t, func() bool { return b.Stats().PacketsIn == 4 })
+	frame := make([]int16, FrameSamples)
+	var heard []int16
+	for range 4 {
+		if b.ReadFrame(frame) {
+			heard = append(heard, frame[0]/1000*1000)
+		}
+	}
+	if !slices.Equal(heard, []int16{3000, 3000}) || b.Stats().SSRCChanges != 1 {
+		t.Errorf("played %v with %d SSRC changes, want the new source [3000 3000] and 1", heard, b.Stats().SSRCChanges)
 	}
 }
 
