@@ -16,6 +16,11 @@ import (
 	"linkctl/config"
 )
 
+// RecordSource reads back a saved call record (implemented by the store).
+type RecordSource interface {
+	GetCall(ctx context.Context, id string) (CallRecord, error)
+}
+
 // ErrCallNotFound is returned by Softkey when no live call matches the request.
 var ErrCallNotFound = errors.New("call not found")
 
@@ -24,6 +29,9 @@ type Options struct {
 	Config  config.ControllerConfig
 	Matters *config.Matters
 	Sink    RecordSink  // may be nil
+	// History, if set, gives an adopted call (restart recovery) its earlier record, so
+	// the record goes on with its legs, transfers and version (the store satisfies it).
+	History RecordSource
 	Logger  *zap.Logger // may be nil (no logging)
 	// KeepEnded is how many ended call records Call/Calls keep in memory (default 10000).
 	KeepEnded int
@@ -36,6 +44,7 @@ type Controller struct {
 	cfg     config.ControllerConfig
 	log     *zap.Logger
 	sink    RecordSink
+	history RecordSource
 	matters atomic.Pointer[config.Matters]
 	prefix  string
 	seq     atomic.Uint64
@@ -66,13 +75,16 @@ func New(pbx PBX, opts Options) (*Controller, error) {
 	if opts.Logger == nil {
 		opts.Logger = zap.NewNop()
 	}
+	if src, ok := opts.Sink.(RecordSource); ok && opts.History == nil {
+		opts.History = src // a store that saves records can also give them back
+	}
 	if opts.KeepEnded <= 0 {
 		opts.KeepEnded = 10000
 	}
 	var rnd [3]byte
 	_, _ = rand.Read(rnd[:])
 	c := &Controller{
-		pbx: pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink,
+		pbx: pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink, history: opts.History,
 		prefix:    "lk" + hex.EncodeToString(rnd[:]),
 		calls:     map[string]*call{},
 		byChannel: map[string]*call{},

@@ -24,6 +24,22 @@ type recSink struct {
 	recs []CallRecord
 }
 
+// GetCall returns the highest version saved (the store's contract), as History.
+func (s *recSink) GetCall(_ context.Context, id string) (CallRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var best CallRecord
+	for _, r := range s.recs {
+		if r.ID == id && r.Version >= best.Version {
+			best = r
+		}
+	}
+	if best.ID == "" {
+		return best, ErrCallNotFound
+	}
+	return best, nil
+}
+
 func (s *recSink) SaveCall(r CallRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -104,6 +104,19 @@ func (c *Controller) adopt(parent context.Context, id string, legs []foundLeg, b
 	}
 	cl.rec = CallRecord{ID: id, FirstPlatform: first, OwnerPlatform: first, State: StateRouting.String(), Started: time.Now(),
 		Legs: []Leg{}, Softkeys: []Softkey{}, Transfers: []Transfer{}, EndCause: ""}
+	if c.history != nil {
+		hctx, cancel := context.WithTimeout(parent, c.teardownTimeout())
+		prev, err := c.history.GetCall(hctx, id)
+		cancel()
+		if err == nil && prev.ID == id {
+			cl.rec = prev // legs, softkeys, transfers and version go on
+			cl.rec.Legs = slices.Clone(prev.Legs)
+			cl.rec.Transfers = slices.Clone(prev.Transfers)
+			cl.rec.Softkeys = slices.Clone(prev.Softkeys)
+		} else if err != nil {
+			cl.log.Warn("recovery: no earlier record", zap.Error(err))
+		}
+	}
 	c.mu.Lock()
 	c.calls[id] = cl
 	for _, l := range legs {
@@ -148,14 +161,14 @@ func (cl *call) recover(m recoverMsg) {
 			platform = Platform(strings.TrimPrefix(string(f.role), "agent-"))
 		}
 		ep := endpointOf(f.Name)
-		l := cl.addLeg(f.ID, f.role, platform, ep, agentName(ep))
+		l := cl.adoptLeg(f.ID, f.role, platform, ep)
 		up := f.State == "Up"
 		l.answered = up
-		if up {
-			cl.recLeg(l).Answered = now()
+		if r := cl.recLeg(l); up && r.Answered == nil {
+			r.Answered = now()
 		}
-		if f.bridge == cl.bridgeID {
-			cl.recLeg(l).Bridged = now()
+		if r := cl.recLeg(l); f.bridge == cl.bridgeID && r.Bridged == nil {
+			r.Bridged = now()
 		}
 		switch {
 		case f.role == RoleCitizen:
@@ -166,6 +179,12 @@ func (cl *call) recover(m recoverMsg) {
 			agentsUp = append(agentsUp, l)
 		default:
 			agentsRinging = append(agentsRinging, l)
+		}
+	}
+	// Legs of the earlier record that are no longer on the switch went away meanwhile.
+	for i := range cl.rec.Legs {
+		if _, ok := cl.legs[cl.rec.Legs[i].ChannelID]; !ok && cl.rec.Legs[i].HungUp == nil {
+			cl.rec.Legs[i].HungUp = now()
 		}
 	}
 	if cl.caller == nil {
@@ -224,6 +243,7 @@ func (cl *call) recover(m recoverMsg) {
 		}
 		if keep == nil {
 			cl.log.Info("recovery: no agent left; ringing the group again")
+		cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退，重新呼叫坐席组", nil)
 			cl.state = StateRouting
 			_ = cl.cmd("moh", func(ctx context.Context) error { return pbx.StartMOH(ctx, cl.caller.id, cl.ctl.cfg.MOHClass) })
 			cl.startRouting(cl.rec.FirstPlatform)
@@ -244,16 +264,39 @@ func (cl *call) recover(m recoverMsg) {
 			})
 		}
 		cl.owner = keep
+		if keep == target {
+			cl.settlePending(OutcomeCompleted, "重启恢复：对方平台已接听，转接完成", keep)
+		} else {
+			cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退，市民回到首接坐席", nil)
+		}
 		cl.log.Info("recovery: settled a transfer in flight", zap.String("agent_channel_id", keep.id), zap.Bool("completed", keep == target))
 	}
 	cl.state = StateTalking
 	if cl.other != nil {
 		cl.state = StateThreeWay
-		// The resolution softkeys need the three-way transfer they settle.
-		cl.xfer = &transferRun{id: cl.ctl.newID("t"), mode: ModeThreeWay, idx: len(cl.rec.Transfers), dial: &dialSet{}}
-		cl.rec.Transfers = append(cl.rec.Transfers, Transfer{ID: cl.xfer.id, Mode: ModeThreeWay, Direction: DirectionFrom(cl.owner.platform),
-			Requested: time.Now(), Answered: now(), TargetLeg: cl.other.id, ToAgent: cl.other.agent, Reason: "recovered after restart"})
+		// The resolution softkeys need the three-way transfer they settle: the pending
+		// one of the earlier record, or a new entry saying it was found after a restart.
+		idx := -1
+		for i, t := range cl.rec.Transfers {
+			if t.Outcome == OutcomePending && t.Mode == ModeThreeWay {
+				idx = i
+			}
+		}
+		if idx < 0 {
+			idx = len(cl.rec.Transfers)
+			cl.rec.Transfers = append(cl.rec.Transfers, Transfer{ID: cl.ctl.newID("t"), Mode: ModeThreeWay, Direction: DirectionFrom(cl.owner.platform),
+				Requested: time.Now(), Answered: now(), TargetLeg: cl.other.id, ToAgent: cl.other.agent, Reason: "recovered after restart"})
+		}
+		cl.xfer = &transferRun{id: cl.rec.Transfers[idx].ID, mode: ModeThreeWay, idx: idx, dial: &dialSet{}}
 		cl.decoders[cl.other.id] = cl.newDecoder()
+	} else if n := len(cl.rec.Transfers); n > 0 && cl.rec.Transfers[n-1].Outcome == OutcomePending {
+		// Talking with one agent and a transfer pending in the record: it completed if
+		// that agent is on the transfer's target platform, else it was rolled back.
+		if t := cl.rec.Transfers[n-1]; targetOf(t.Direction) == cl.owner.platform {
+			cl.settlePending(OutcomeCompleted, "重启恢复：对方平台已接听，转接完成", cl.owner)
+		} else {
+			cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退", nil)
+		}
 	}
 	cl.rec.State = cl.state.String()
 	cl.rec.OwnerPlatform = cl.owner.platform
@@ -261,4 +304,42 @@ func (cl *call) recover(m recoverMsg) {
 	cl.dirty = true
 	// Events missed while nobody listened: a leg that vanished meanwhile.
 	cl.reconcile()
+}
+
+// adoptLeg is addLeg for a channel the earlier record may already list.
+func (cl *call) adoptLeg(id string, role LegRole, p Platform, endpoint string) *leg {
+	for i, r := range cl.rec.Legs {
+		if r.ChannelID == id {
+			l := &leg{id: id, role: role, platform: p, endpoint: r.Endpoint, agent: r.Agent, idx: i}
+			cl.legs[id] = l
+			return l
+		}
+	}
+	return cl.addLeg(id, role, p, endpoint, agentName(endpoint))
+}
+
+// settlePending closes the transfers the earlier record left pending.
+func (cl *call) settlePending(o TransferOutcome, reason string, to *leg) {
+	for i := range cl.rec.Transfers {
+		t := &cl.rec.Transfers[i]
+		if t.Outcome != OutcomePending {
+			continue
+		}
+		t.Outcome, t.Reason, t.Completed = o, reason, now()
+		if to != nil {
+			t.TargetLeg, t.ToAgent = to.id, to.agent
+			if t.Answered == nil {
+				t.Answered = t.Completed
+			}
+		}
+		cl.dirty = true
+	}
+}
+
+// targetOf is the platform a direction hands the caller to.
+func targetOf(d Direction) Platform {
+	if d == Dir12345To110 {
+		return Platform110
+	}
+	return Platform12345
 }
