@@ -28,7 +28,7 @@ var ErrCallNotFound = errors.New("call not found")
 type Options struct {
 	Config  config.ControllerConfig
 	Matters *config.Matters
-	Sink    RecordSink  // may be nil
+	Sink    RecordSink // may be nil
 	// History, if set, gives an adopted call (restart recovery) its earlier record, so
 	// the record goes on with its legs, transfers and version (the store satisfies it).
 	History RecordSource

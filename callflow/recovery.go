@@ -243,7 +243,7 @@ func (cl *call) recover(m recoverMsg) {
 		}
 		if keep == nil {
 			cl.log.Info("recovery: no agent left; ringing the group again")
-		cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退，重新呼叫坐席组", nil)
+			cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退，重新呼叫坐席组", nil)
 			cl.state = StateRouting
 			_ = cl.cmd("moh", func(ctx context.Context) error { return pbx.StartMOH(ctx, cl.caller.id, cl.ctl.cfg.MOHClass) })
 			cl.startRouting(cl.rec.FirstPlatform)
