@@ -379,3 +379,25 @@ func TestSubscribeAll(t *testing.T) {
 	}
 	_ = c
 }
+
+// TestBuiltinAnnouncementPlays: with no sounds dir, sound:transfer-110 is the
+// zh-CN announcement shipped in the binary: it plays for its length, then is done.
+func TestBuiltinAnnouncementPlays(t *testing.T) {
+	r := newRig(t, engine.Options{})
+	c, err := r.sim.Phone("citizen").Call(context.Background(), "12345")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.e.Play(c.ChannelID(), "a1", "sound:transfer-110"); err != nil {
+		t.Fatal(err)
+	}
+	r.ticks(50) // 1 s: the announcement is about 4 s long
+	if n := len(r.events("PlaybackFinished")); n != 0 {
+		t.Fatalf("announcement finished after 1 s (%d events)", n)
+	}
+	r.ticks(400)
+	fin := r.events("PlaybackFinished")
+	if len(fin) != 1 || fin[0].Fields["playback"].(engine.PlaybackJSON).State != "done" {
+		t.Fatalf("PlaybackFinished = %v, want one with state done", fin)
+	}
+}

@@ -108,16 +108,13 @@ func (e *Engine) refreshGenLocked(ch *Channel) {
 	e.updateHearingLocked(ch)
 }
 
-// mohSource is the default MOH class: sounds/moh.wav looped if present, else a soft tone melody.
+// mohSource is the default MOH class: sounds/moh.wav looped if present, else the
+// generated melody of sip/media.
 func (e *Engine) mohSource() media.Source {
 	if clip, err := e.clipLocked("moh"); err == nil {
 		return clip.Loop()
 	}
-	src, err := media.Tone("392/400,0/100,440/400,0/100,523/800,0/800", e.opts.ToneZone)
-	if err != nil {
-		return media.Silence(time.Hour)
-	}
-	return src
+	return media.MOH()
 }
 
 func (e *Engine) hearingOf(ch *Channel) Hearing {

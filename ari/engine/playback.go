@@ -8,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"linkctl/sip/media"
+	"linkctl/sip/media/sounds"
 )
 
 // PlaybackState is an ARI playback state.
@@ -59,10 +60,20 @@ func (e *Engine) clipLocked(name string) (*media.Clip, error) {
 		return ce.clip, ce.err
 	}
 	var ce clipEntry
-	if e.opts.SoundsDir == "" || name == "" || strings.Contains(name, "..") || strings.ContainsAny(name, `/\`) {
+	switch {
+	case name == "" || strings.Contains(name, "..") || strings.ContainsAny(name, `/\`):
 		ce.err = fmt.Errorf("sound %q: no such sound", name)
-	} else {
+	case e.opts.SoundsDir != "":
 		ce.clip, ce.err = media.LoadWAV(filepath.Join(e.opts.SoundsDir, name+".wav"))
+		if ce.err != nil {
+			// A configured folder may override the built-in announcements but need not carry them.
+			if clip, err := sounds.Open(name); err == nil {
+				ce.clip, ce.err = clip, nil
+			}
+		}
+	default:
+		// The zh-CN announcements shipped in the binary (sip/media/sounds).
+		ce.clip, ce.err = sounds.Open(name)
 	}
 	e.clips[name] = &ce
 	return ce.clip, ce.err
