@@ -15,7 +15,8 @@ import (
 // embedded switch: a citizen calls 12345, the app answers, originates the
 // registered 110 agent and bridges both; each hears the other's tone; the
 // citizen's RFC 4733 "*1" arrives as ChannelDtmfReceived and ARI DTMF "12"
-// reaches the citizen as RFC 4733; the agent's
+// reaches the citizen as RFC 4733; the agent's hold key gives ChannelHold /
+// ChannelUnhold; the agent's
 // transfer key (REFER) becomes ChannelTransfer and transfer_progress comes
 // back to the phone as NOTIFY sipfrag.
 func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
@@ -88,6 +89,19 @@ func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
 		h.event("ChannelDtmfReceived", func(ev map[string]any) bool {
 			return ev["digit"] == d && ev["channel"].(map[string]any)["id"] == inID
 		})
+	}
+
+	// The agent's hold key: re-INVITE sendonly -> ChannelHold, resume -> ChannelUnhold.
+	if err := agentCall.Hold(); err != nil {
+		t.Fatal(err)
+	}
+	h.event("ChannelHold", func(ev map[string]any) bool { return ev["channel"].(map[string]any)["id"] == "lk-agent" })
+	if err := agentCall.Unhold(); err != nil {
+		t.Fatal(err)
+	}
+	h.event("ChannelUnhold", func(ev map[string]any) bool { return ev["channel"].(map[string]any)["id"] == "lk-agent" })
+	if err := citizenCall.WaitHear(ctx, 1000); err != nil {
+		t.Fatalf("citizen lost the agent after unhold: %v", err)
 	}
 
 	// ARI DTMF towards the citizen goes out as RFC 4733 (trace t09).
