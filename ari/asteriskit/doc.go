@@ -22,6 +22,13 @@
 //	LINKCTL_ASTERISK_SIP_ENDPOINT     optional PJSIP endpoint that auto-answers (e.g. a softphone or
 //	                                  sipp UAS as PJSIP/a12345-1001): enables the PJSIP-only checks
 //
+// The SIP scenario (TestOneKeyTransferOverSIP) also needs
+// LINKCTL_ASTERISK_SCENARIOS=1 and phone accounts; see scenario_test.go.
+//
+// LINKCTL_ASTERISKIT_EMBEDDED=1 (without LINKCTL_ASTERISK_ARI_URL) runs the
+// whole suite against linkctl's embedded switch and its SIP technology
+// instead: a check of the suite itself and a conformance run of the switch.
+//
 // The tests create only channels and bridges whose ids start with "lkit-" and
 // remove them when they end.
 package asteriskit
