@@ -1,6 +1,8 @@
 package tech
 
 import (
+	"context"
+	"fmt"
 	"net"
 	"sort"
 	"strconv"
@@ -66,6 +68,9 @@ type directory struct {
 type trunkEntry struct {
 	cfg    config.SIPTrunk
 	status TrunkStatus
+	// ips are the addresses of a trunk configured by host name (docker
+	// service names, DNS), refreshed by refreshTrunkHosts.
+	ips []net.IP
 }
 
 func newDirectory(cfg config.SIPConfig, now func() time.Time) *directory {
@@ -184,7 +189,7 @@ func (d *directory) identifyTrunk(source, transport string) (string, bool) {
 	var byHost []string
 	for _, n := range d.order {
 		th, tp, err := net.SplitHostPort(d.trunks[n].cfg.Address)
-		if err != nil || !sameHost(th, host) {
+		if err != nil || !(sameHost(th, host) || containsIP(d.trunks[n].ips, host)) {
 			continue
 		}
 		if tp == port {
@@ -196,6 +201,41 @@ func (d *directory) identifyTrunk(source, transport string) (string, bool) {
 		return byHost[0], true
 	}
 	return "", false
+}
+
+func containsIP(ips []net.IP, host string) bool {
+	ip := net.ParseIP(host)
+	for _, x := range ips {
+		if ip != nil && x.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}
+
+// refreshTrunkHosts resolves trunks given by host name, so requests from
+// them are identified by source address. DNS runs without the lock held.
+func (d *directory) refreshTrunkHosts(ctx context.Context, resolve func(context.Context, string) ([]net.IP, error)) []error {
+	d.mu.Lock()
+	names := map[string]string{}
+	for n, t := range d.trunks {
+		if h, _, err := net.SplitHostPort(t.cfg.Address); err == nil && net.ParseIP(h) == nil {
+			names[n] = h
+		}
+	}
+	d.mu.Unlock()
+	var errs []error
+	for n, h := range names {
+		ips, err := resolve(ctx, h)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("resolve trunk %s host %s: %w", n, h, err))
+			continue
+		}
+		d.mu.Lock()
+		d.trunks[n].ips = ips
+		d.mu.Unlock()
+	}
+	return errs
 }
 
 func sameHost(a, b string) bool {

@@ -1,6 +1,8 @@
 package tech
 
 import (
+	"context"
+	"net"
 	"testing"
 	"time"
 
@@ -33,5 +35,29 @@ func TestIdentifyTrunk(t *testing.T) {
 		if got != tt.want || ok != tt.ok {
 			t.Errorf("identifyTrunk(%s, %s) = %q %v, want %q %v", tt.source, tt.transport, got, ok, tt.want, tt.ok)
 		}
+	}
+}
+
+// A trunk configured by host name (a docker service) is identified by the
+// addresses the name resolves to.
+func TestIdentifyTrunkByHostName(t *testing.T) {
+	d := newDirectory(config.SIPConfig{Trunks: []config.SIPTrunk{{Name: "asterisk", Address: "pbx110.internal:5060"}}}, time.Now)
+	if _, ok := d.identifyTrunk("172.18.0.5:5060", "udp"); ok {
+		t.Fatal("identified before resolution")
+	}
+	errs := d.refreshTrunkHosts(context.Background(), func(_ context.Context, host string) ([]net.IP, error) {
+		if host != "pbx110.internal" {
+			t.Fatalf("resolved %q", host)
+		}
+		return []net.IP{net.ParseIP("172.18.0.5")}, nil
+	})
+	if len(errs) != 0 {
+		t.Fatal(errs)
+	}
+	if n, ok := d.identifyTrunk("172.18.0.5:5060", "udp"); !ok || n != "asterisk" {
+		t.Fatalf("identifyTrunk = %q %v", n, ok)
+	}
+	if _, ok := d.identifyTrunk("172.18.0.6:5060", "udp"); ok {
+		t.Fatal("other address identified")
 	}
 }

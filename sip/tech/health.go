@@ -14,8 +14,27 @@ import (
 	"linkctl/config"
 )
 
-// startHealth probes every trunk with an options_interval.
+// startHealth probes every trunk with an options_interval and keeps the
+// addresses of trunks given by host name fresh (every minute).
 func (t *Tech) startHealth() {
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		tick := time.NewTicker(time.Minute)
+		defer tick.Stop()
+		for {
+			ctx, cancel := context.WithTimeout(t.ctx, 5*time.Second)
+			for _, err := range t.dir.refreshTrunkHosts(ctx, resolveIPs) {
+				t.log.Warn("trunk host not resolved; calls from it will not be identified", zap.Error(err))
+			}
+			cancel()
+			select {
+			case <-t.ctx.Done():
+				return
+			case <-tick.C:
+			}
+		}
+	}()
 	for _, tr := range t.cfg.Trunks {
 		if tr.OptionsInterval <= 0 {
 			continue
@@ -78,4 +97,16 @@ func (t *Tech) probe(tr config.SIPTrunk, timeout time.Duration) (TrunkState, str
 	}
 	_ = res
 	return TrunkUp, ""
+}
+
+func resolveIPs(ctx context.Context, host string) ([]net.IP, error) {
+	addrs, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return nil, err
+	}
+	ips := make([]net.IP, len(addrs))
+	for i, a := range addrs {
+		ips[i] = a.IP
+	}
+	return ips, nil
 }
