@@ -75,6 +75,7 @@ func startNode(ctx context.Context, cfg *config.Config, log *zap.Logger, withSIP
 		}
 	}
 
+	client.RouteLibraryLogs(log.Named("ari-lib"))
 	pbx, err := client.New(client.Options{URL: ariURL, WebsocketURL: wsURL, Username: user, Password: pass,
 		Application: cfg.ARI.Application, RequestTimeout: cfg.ARI.RequestTimeout.D(), Logger: log.Named("ari")})
 	if err != nil {
