@@ -17,7 +17,7 @@ func RTPMedia(cfg config.SIPConfig, log *zap.Logger) MediaFactory {
 		log = zap.NewNop()
 	}
 	return func(ip net.IP) (MediaSession, error) {
-		s, err := media.NewSession(ip, media.WithPortRange(cfg.RTPPortMin, cfg.RTPPortMax), media.WithLogger(log.Named("rtp")))
+		s, err := media.NewSession(ip, media.WithPortRange(cfg.RTPPortMin, cfg.RTPPortMax), media.WithLogger(log))
 		if err != nil {
 			return nil, fmt.Errorf("rtp session on %s: %w", ip, err)
 		}

@@ -31,6 +31,7 @@ type Options struct {
 	// Router receives inbound calls; it may also be set later with SetRouter
 	// (the engine is usually built after its technologies).
 	Router engine.InboundRouter
+	// Logger is used as given (name it, e.g. log.Named("sip")); nil discards.
 	Logger *zap.Logger
 	// Media binds RTP sessions; nil means NullMedia (signalling only).
 	Media MediaFactory
@@ -90,7 +91,7 @@ func New(o Options) (*Tech, error) {
 	}
 	t := &Tech{
 		cfg:     o.Config,
-		log:     o.Logger.Named("sip"),
+		log:     o.Logger,
 		media:   o.Media,
 		codecs:  codecsFromNames(o.Config.Codecs),
 		dir:     newDirectory(o.Config, o.Now),
@@ -114,7 +115,10 @@ type Switch interface {
 // Attach builds the SIP technology with real RTP media, registers it on the
 // switch and starts it: the one call the wiring (embedded switch / cmd) needs.
 func Attach(ctx context.Context, sw Switch, cfg config.SIPConfig, log *zap.Logger) (*Tech, error) {
-	t, err := New(Options{Config: cfg, Router: sw, Logger: log, Media: RTPMedia(cfg, log)})
+	if log == nil {
+		log = zap.NewNop()
+	}
+	t, err := New(Options{Config: cfg, Router: sw, Logger: log.Named("sip"), Media: RTPMedia(cfg, log.Named("rtp"))})
 	if err != nil {
 		return nil, err
 	}
