@@ -232,6 +232,9 @@ func (cl *call) startTransfer(key Key, req SoftkeyRequest, from *leg) SoftkeyRes
 		x.playbackID = cl.ctl.newID("p")
 		media := cfg.Announcement
 		if media == "" {
+			media = cfg.AnnouncementTo[string(target)]
+		}
+		if media == "" {
 			media = cfg.AnnouncementTone
 		}
 		_ = cl.cmd("bridge remove", func(ctx context.Context) error { return pbx.RemoveFromBridge(ctx, cl.bridgeID, cl.caller.id) })

@@ -30,6 +30,10 @@ type ControllerConfig struct {
 	// Announcement is played to the caller when a one-key transfer starts, e.g.
 	// "sound:linkctl-transfer-zh". Empty plays AnnouncementTone instead.
 	Announcement string `yaml:"announcement"`
+	// AnnouncementTo is the announcement per target platform when Announcement is
+	// empty: by default the zh-CN prompts shipped with linkctl ("正在为您转接110，请稍候").
+	// On Asterisk, install them as sound files (docker/asterisk/sounds) and name them here.
+	AnnouncementTo map[string]string `yaml:"announcement_to"`
 	// AnnouncementTone is the fallback announcement (a finite tone).
 	AnnouncementTone string `yaml:"announcement_tone"`
 	// AnnouncementMax bounds the announcement before ringback/MOH starts, even if the
@@ -101,7 +105,8 @@ func (c *ControllerConfig) setDefaults() {
 	c.Emergency = EmergencyConfig{RingTimeout: Duration(60 * time.Second)}
 	c.TransferRingTimeout = Duration(30 * time.Second)
 	c.AnnouncementTone = "tone:!950/330,!1400/330,!1800/330"
-	c.AnnouncementMax = Duration(3 * time.Second)
+	c.AnnouncementTo = map[string]string{"110": "sound:transfer-110", "12345": "sound:transfer-12345"}
+	c.AnnouncementMax = Duration(6 * time.Second)
 	c.MOHClass = "default"
 	c.FailureNotice = "tone:!480/250,!0/250,!480/250,!0/250,!480/250"
 	c.RefusedNotice = "tone:!480/150,!0/100,!480/150"
@@ -158,6 +163,13 @@ func (c *ControllerConfig) validate(v *validator, root *Config) {
 	}
 	if c.AnnouncementMax <= 0 {
 		v.add("controller.announcement_max", "must be positive")
+	}
+	for p, uri := range c.AnnouncementTo {
+		if p != "12345" && p != "110" {
+			v.add("controller.announcement_to."+p, fmt.Sprintf("platform %q unknown (want 12345 or 110)", p))
+		} else if uri != "" && !strings.HasPrefix(uri, "sound:") && !strings.HasPrefix(uri, "tone:") {
+			v.add("controller.announcement_to."+p, fmt.Sprintf("%q is not a media URI (sound:NAME or tone:...)", uri))
+		}
 	}
 	if c.TeardownTimeout <= 0 {
 		v.add("controller.teardown_timeout", "must be positive")

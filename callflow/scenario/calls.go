@@ -31,6 +31,7 @@ func oneKeyAnswered(s *Step) {
 		s.Notef("110 phone got headers: %s=%s %s=%s", callflow.HeaderCallID, id, callflow.HeaderCategory, cat)
 	}
 	s.hears(c, "announcement done, 110 still ringing", engine.HearMOH)
+	s.heardPlayback(c, "sound:transfer-110")
 	leg.Answer()
 	s.bridged(c, "110 answered", Agent110)
 	r = s.waitState(id, callflow.StateTalking)

@@ -244,6 +244,18 @@ func (s *Step) hears(c *sim.Call, what string, kinds ...engine.HearingKind) {
 	s.Notef("%s: caller hears %s", what, now)
 }
 
+// heardPlayback checks the caller's hearing log for a playback of uri (the announcement).
+func (s *Step) heardPlayback(c *sim.Call, uri string) {
+	_, log, _ := s.env.Switch.Engine.Hearing(c.ChannelID())
+	for _, h := range log {
+		if h.Kind == engine.HearPlayback && h.URI == uri {
+			s.Notef("caller heard the announcement %s", uri)
+			return
+		}
+	}
+	s.Errorf("caller never heard %s (log %v)", uri, log)
+}
+
 // neverSilent checks the caller's hearing log: after the first sound, silence never
 // lasted longer than the gap between two PBX commands.
 func (s *Step) neverSilent(c *sim.Call) {

@@ -9,6 +9,8 @@ import (
 	"io"
 	"os"
 
+	"gopkg.in/yaml.v3"
+
 	"linkctl/config"
 )
 
@@ -17,7 +19,9 @@ const usage = `linkctl — 12345 政务服务便民热线 与 110 报警服务�
 usage:
   linkctl demo   [-sip] [-db FILE]         run the linkage scenarios on the embedded switch and report PASS/FAIL
   linkctl serve  [-config FILE]            run the controller (embedded switch or Asterisk) and the HTTP API
+  linkctl switch [-config FILE] [-no-sip]  run the embedded switch alone (ARI + SIP), for serve with ari.embedded: false
   linkctl config check FILE                validate a configuration file (every error with key and line)
+  linkctl config default                   print the built-in configuration as YAML (every key, its default)
   linkctl calls  list|show [ID] [-db FILE] review stored call records
   linkctl bench  [-calls N]                concurrent one-key transfers through ARI: latency, rate, memory
 `
@@ -48,6 +52,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return cmdDemo(args[1:], stdout, stderr)
 	case "serve":
 		return cmdServe(args[1:], stdout, stderr)
+	case "switch":
+		return cmdSwitch(args[1:], stdout, stderr)
 	case "config":
 		return cmdConfig(args[1:], stdout)
 	case "calls":
@@ -74,8 +80,14 @@ func loadConfig(path string) (*config.Config, error) {
 }
 
 func cmdConfig(args []string, stdout io.Writer) error {
+	if len(args) == 1 && args[0] == "default" {
+		enc := yaml.NewEncoder(stdout)
+		enc.SetIndent(2)
+		defer enc.Close()
+		return enc.Encode(config.Default())
+	}
 	if len(args) != 2 || args[0] != "check" {
-		return usageError("usage: linkctl config check FILE")
+		return usageError("usage: linkctl config check FILE | linkctl config default")
 	}
 	c, err := config.Load(args[1])
 	if err != nil {
