@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os/signal"
+	"syscall"
+
+	"go.uber.org/zap"
+
+	"linkctl/ari/embedded"
+	"linkctl/config"
+	"linkctl/sip/tech"
+)
+
+// switchProc is the embedded switch running on its own (linkctl switch): engine,
+// Sim endpoints, SIP technology and the ARI server, without a controller. A
+// controller (linkctl serve with ari.embedded: false) reaches it over ARI only,
+// as it reaches Asterisk, so the controller can die and restart while every call
+// stays up in this process.
+type switchProc struct {
+	sw  *embedded.Switch
+	sip *tech.Tech
+}
+
+// startSwitchProc starts the switch of cfg; withSIP adds the SIP technology.
+// ctx bounds the switch's life; Close also ends it.
+func startSwitchProc(ctx context.Context, cfg *config.Config, log *zap.Logger, withSIP bool) (*switchProc, error) {
+	sw, err := embedded.Start(ctx, cfg, log)
+	if err != nil {
+		return nil, fmt.Errorf("start embedded switch: %w", err)
+	}
+	p := &switchProc{sw: sw}
+	if withSIP {
+		t, err := tech.Attach(ctx, sw.Engine, cfg.SIP, log)
+		if err != nil {
+			_ = sw.Close()
+			return nil, fmt.Errorf("start sip technology: %w", err)
+		}
+		p.sip = t
+	}
+	return p, nil
+}
+
+// Close stops SIP first (calls end with BYE), then the ARI server and engine.
+func (p *switchProc) Close() error {
+	if p.sip != nil {
+		_ = p.sip.Close()
+	}
+	return p.sw.Close()
+}
+
+// cmdSwitch runs `linkctl switch`: the switch alone until SIGINT/SIGTERM.
+func cmdSwitch(args []string, stdout, stderr io.Writer) error {
+	fs := newFlagSet("switch", stderr)
+	cfgPath := fs.String("config", "", "configuration file (switch, sip, ari.username/password)")
+	noSIP := fs.Bool("no-sip", false, "Sim endpoints only, no SIP technology")
+	if err := fs.Parse(args); err != nil {
+		return usageError(err.Error())
+	}
+	if fs.NArg() > 0 {
+		return usageError(fmt.Sprintf("switch: unexpected argument %q", fs.Arg(0)))
+	}
+	cfg, err := loadConfig(*cfgPath)
+	if err != nil {
+		return err
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	defer log.Sync() //nolint:errcheck
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	p, err := startSwitchProc(ctx, cfg, log, !*noSIP)
+	if err != nil {
+		return err
+	}
+	defer p.Close() //nolint:errcheck
+	sipUDP := "off"
+	if p.sip != nil {
+		sipUDP = cfg.SIP.ListenUDP
+	}
+	log.Info("linkctl switch serving", zap.String("ari", p.sw.URL), zap.String("application", cfg.ARI.Application),
+		zap.String("sip_udp", sipUDP), zap.Int("sim_endpoints", len(cfg.Switch.SimEndpoints)))
+	// One stable line on stdout with the bound ARI address (switch.listen may use port 0);
+	// scripts and the restart test read it.
+	fmt.Fprintf(stdout, "linkctl switch: ARI on %s (events %s), SIP udp %s (Ctrl-C to stop)\n", p.sw.URL, p.sw.WebsocketURL, sipUDP)
+	<-ctx.Done()
+	log.Info("linkctl switch stopping: every call on it ends", zap.Error(context.Cause(ctx)))
+	return nil
+}
