@@ -6,10 +6,10 @@ import (
 	"os"
 
 	"go.uber.org/zap"
-	"go.uber.org/zap/exp/zapslog"
 	"go.uber.org/zap/zapcore"
 
 	"linkctl/config"
+	"linkctl/sip/siplog"
 )
 
 // newLogger builds the process logger from the log section and routes the
@@ -32,7 +32,7 @@ func newLogger(c config.LogConfig) (*zap.Logger, error) {
 	if err != nil {
 		return nil, fmt.Errorf("build logger: %w", err)
 	}
-	slog.SetDefault(slog.New(zapslog.NewHandler(log.Core(), zapslog.WithName("sipgo"))))
+	slog.SetDefault(siplog.New(log.Named("slog")))
 	return log, nil
 }
 

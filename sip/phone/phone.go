@@ -15,6 +15,7 @@ import (
 	"go.uber.org/zap"
 
 	"linkctl/sip/media"
+	"linkctl/sip/siplog"
 )
 
 // DTMFMode is how a phone sends DTMF.
@@ -178,7 +179,7 @@ func New(ctx context.Context, opts Options) (*Phone, error) {
 		served:    make(chan struct{}),
 		closeDone: make(chan struct{}),
 	}
-	slogger := newSlog(p.log.Named("sipgo"))
+	slogger := siplog.New(p.log.Named("sipgo"))
 	host := laddr.IP.String()
 	p.ua, err = sipgo.NewUA(sipgo.WithUserAgent("linkctl-phone"), sipgo.WithUserAgentHostname(host))
 	if err != nil {

@@ -17,6 +17,7 @@ import (
 
 	"linkctl/ari/engine"
 	"linkctl/config"
+	"linkctl/sip/siplog"
 )
 
 // Name is the technology prefix of dial strings.
@@ -146,7 +147,7 @@ func (t *Tech) inboundRouter() engine.InboundRouter {
 // expiry and trunk health checks. It returns once the sockets are bound.
 func (t *Tech) Start(ctx context.Context) error {
 	t.ctx, t.cancel = context.WithCancel(context.WithoutCancel(ctx))
-	slogger := NewSlogLogger(t.log.Named("sipgo"))
+	slogger := siplog.New(t.log.Named("sipgo"))
 
 	if t.cfg.ListenUDP != "" {
 		c, err := net.ListenPacket("udp", t.cfg.ListenUDP)

@@ -1,4 +1,7 @@
-package tech
+// Package siplog routes the log/slog output of sipgo (and anything else that logs
+// through slog) into zap, so the SIP stack never prints on its own. sipgo logs
+// routine transaction chatter at info: it is demoted to debug here.
+package siplog
 
 import (
 	"context"
@@ -16,8 +19,8 @@ type zapSlog struct {
 	group string
 }
 
-// NewSlogLogger returns a *slog.Logger writing to log (for sip.SetDefaultLogger in main).
-func NewSlogLogger(log *zap.Logger) *slog.Logger { return slog.New(&zapSlog{log: log}) }
+// New returns a *slog.Logger writing to log.
+func New(log *zap.Logger) *slog.Logger { return slog.New(&zapSlog{log: log}) }
 
 func (h *zapSlog) Enabled(_ context.Context, l slog.Level) bool {
 	return h.log.Core().Enabled(zapLevel(l))
