@@ -1,0 +1,282 @@
+package main
+
+import (
+	"context"
+	"slices"
+	"syscall"
+	"testing"
+	"time"
+
+	"linkctl/callflow"
+	"linkctl/sip/phone"
+)
+
+// A citizen's call must survive the controller's death: the switch runs in its own
+// process (like Asterisk), the controller is killed with SIGKILL (or stopped with
+// SIGTERM) in the middle of a one-key transfer and started again; the restarted
+// controller must leave the caller with an agent and continue the same call record.
+
+// liveCall is a call brought to "110 ringing after *1" by driveToTransferRinging.
+type liveCall struct {
+	id                      string
+	citizenCh, a12345Ch     string
+	a110Ch                  string
+	citizen, agent          *phone.Call
+	in110                   *phone.Incoming
+	beforeKill              callflow.CallRecord
+	transferRequestedBefore time.Time
+}
+
+func legOf(rec callflow.CallRecord, role callflow.LegRole) string {
+	for _, l := range rec.Legs {
+		if l.Role == role {
+			return l.ChannelID
+		}
+	}
+	return ""
+}
+
+// driveToTransferRinging: the citizen calls 12345 over SIP, the 12345 agent's phone
+// answers, the agent presses *1 (RFC 4733), the 110 agent's phone rings; returns
+// once the store holds the pending transfer on disk.
+func driveToTransferRinging(t *testing.T, ctx context.Context, r *splitRig, ps *phones) *liveCall {
+	t.Helper()
+	type res struct {
+		c   *phone.Call
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		c, err := ps.citizen.Call(ctx, "12345")
+		got <- res{c, err}
+	}()
+	wctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	agent, err := ps.a12345.WaitCall(wctx)
+	if err != nil {
+		t.Fatalf("12345 agent never got the call: %v", err)
+	}
+	var citizen *phone.Call
+	select {
+	case rs := <-got:
+		if rs.err != nil {
+			t.Fatalf("citizen call: %v", rs.err)
+		}
+		citizen = rs.c
+	case <-wctx.Done():
+		t.Fatal("citizen's call never answered")
+	}
+	rec := r.record("talking with the 12345 agent", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateTalking.String() && legOf(c, callflow.RoleCitizen) != "" && legOf(c, callflow.RoleAgent12345) != ""
+	})
+	lc := &liveCall{id: rec.ID, citizenCh: legOf(rec, callflow.RoleCitizen), a12345Ch: legOf(rec, callflow.RoleAgent12345), citizen: citizen, agent: agent}
+	eventually(t, "caller bridged with the 12345 agent", 5*time.Second, func() bool {
+		return slices.Equal(r.partners(lc.citizenCh), []string{lc.a12345Ch})
+	})
+
+	if err := agent.SendDTMF("*1"); err != nil {
+		t.Fatalf("agent *1: %v", err)
+	}
+	select {
+	case lc.in110 = <-ps.incoming110:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the 110 agent's phone never rang after *1")
+	}
+	lc.beforeKill = r.record("holding the ringing transfer", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.ID == lc.id && c.State == callflow.StateTransferRinging.String() && len(c.Transfers) == 1 &&
+			c.Transfers[0].Outcome == callflow.OutcomePending && legOf(c, callflow.RoleAgent110) != ""
+	})
+	lc.a110Ch = legOf(lc.beforeKill, callflow.RoleAgent110)
+	lc.transferRequestedBefore = lc.beforeKill.Transfers[0].Requested
+	if p := r.partners(lc.citizenCh); len(p) != 0 {
+		t.Fatalf("caller still bridged with %v while the transfer rings (want alone on announcement/MOH)", p)
+	}
+	return lc
+}
+
+// assertCallerKeptUp checks, while no controller runs, that the switch kept the
+// caller's channel and the phone's call.
+func assertCallerKeptUp(t *testing.T, r *splitRig, lc *liveCall) {
+	t.Helper()
+	chans, _ := r.switchState()
+	if !slices.ContainsFunc(chans, func(c ariChannel) bool { return c.ID == lc.citizenCh && c.State == "Up" }) {
+		t.Fatalf("switch dropped the caller's channel %s while the controller was down: %+v", lc.citizenCh, chans)
+	}
+	if s := lc.citizen.State(); s != phone.StateActive {
+		t.Fatalf("citizen's phone is %s while the controller was down", s)
+	}
+}
+
+// endAndCheckClean: the citizen hangs up; the switch ends up empty and the record ended.
+func endAndCheckClean(t *testing.T, ctx context.Context, r *splitRig, lc *liveCall) callflow.CallRecord {
+	t.Helper()
+	hctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := lc.citizen.Hangup(hctx); err != nil {
+		t.Fatalf("citizen hangup: %v", err)
+	}
+	eventually(t, "no channel or bridge left on the switch", 10*time.Second, func() bool {
+		chans, bridges := r.switchState()
+		return len(chans) == 0 && len(bridges) == 0
+	})
+	rec := r.record("ended", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateEnded.String() && c.Ended != nil
+	})
+	for _, l := range rec.Legs {
+		if l.HungUp == nil {
+			t.Errorf("leg %s (%s) has no hang-up time in the ended record", l.ChannelID, l.Role)
+		}
+	}
+	return rec
+}
+
+func TestControllerRestartMidTransfer(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	tests := []struct {
+		name string
+		// stop ends the controller: SIGKILL (crash) or SIGTERM (graceful, websocket closed).
+		stop syscall.Signal
+		// answerWhileDown: the 110 agent answers while no controller runs.
+		answerWhileDown bool
+		wantOutcome     callflow.TransferOutcome
+		wantOwner       callflow.Platform
+	}{
+		{"kill -9 while 110 rings: rolled back to the 12345 agent", syscall.SIGKILL, false, callflow.OutcomeFailed, callflow.Platform12345},
+		{"kill -9 after 110 answered, before the caller moved: completed", syscall.SIGKILL, true, callflow.OutcomeCompleted, callflow.Platform110},
+		{"graceful stop (websocket closed) while 110 rings: rolled back", syscall.SIGTERM, false, callflow.OutcomeFailed, callflow.Platform12345},
+		{"graceful stop, 110 answers meanwhile: completed", syscall.SIGTERM, true, callflow.OutcomeCompleted, callflow.Platform110},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			r := newSplitRig(t, bin, nil)
+			ps := newPhones(t, ctx, r.sipAddr)
+			lc := driveToTransferRinging(t, ctx, r, ps)
+
+			r.ctl.kill(tt.stop)
+			assertCallerKeptUp(t, r, lc)
+			var a110 *phone.Call
+			if tt.answerWhileDown {
+				var err error
+				if a110, err = lc.in110.Answer(); err != nil {
+					t.Fatalf("110 agent answers while the controller is down: %v", err)
+				}
+				// The switch saw the answer: the 110 leg is Up and nobody moved the caller.
+				eventually(t, "110 leg up on the switch", 5*time.Second, func() bool {
+					chans, _ := r.switchState()
+					return slices.ContainsFunc(chans, func(c ariChannel) bool { return c.ID == lc.a110Ch && c.State == "Up" })
+				})
+				assertCallerKeptUp(t, r, lc)
+			}
+
+			r.startController()
+
+			wantPartner := lc.a12345Ch
+			if tt.answerWhileDown {
+				wantPartner = lc.a110Ch
+			}
+			eventually(t, "caller bridged with "+wantPartner+" after the restart", 10*time.Second, func() bool {
+				return slices.Equal(r.partners(lc.citizenCh), []string{wantPartner})
+			})
+			rec := r.record("settled after the restart", 10*time.Second, func(c callflow.CallRecord) bool {
+				return c.State == callflow.StateTalking.String() && len(c.Transfers) == 1 && c.Transfers[0].Outcome == tt.wantOutcome
+			})
+			if rec.ID != lc.id || rec.Version <= lc.beforeKill.Version || !rec.Started.Equal(lc.beforeKill.Started) {
+				t.Errorf("record did not continue: before %s v%d started %v, after %s v%d started %v",
+					lc.id, lc.beforeKill.Version, lc.beforeKill.Started, rec.ID, rec.Version, rec.Started)
+			}
+			if !rec.Transfers[0].Requested.Equal(lc.transferRequestedBefore) || rec.Transfers[0].Completed == nil {
+				t.Errorf("transfer not continued and settled: %+v", rec.Transfers[0])
+			}
+			if rec.OwnerPlatform != tt.wantOwner {
+				t.Errorf("owner platform %s, want %s", rec.OwnerPlatform, tt.wantOwner)
+			}
+			if lc.citizen.State() != phone.StateActive {
+				t.Fatalf("citizen's call is %s after the restart", lc.citizen.State())
+			}
+			if tt.answerWhileDown {
+				// The first agent is released; the 110 agent keeps the caller.
+				select {
+				case <-lc.agent.Done():
+				case <-time.After(10 * time.Second):
+					t.Error("12345 agent's call not released after the completed transfer")
+				}
+				if a110.State() != phone.StateActive {
+					t.Errorf("110 agent's call is %s", a110.State())
+				}
+				if rec.Transfers[0].TargetLeg != lc.a110Ch {
+					t.Errorf("transfer target leg %q, want %q", rec.Transfers[0].TargetLeg, lc.a110Ch)
+				}
+			} else {
+				// No orphan ringing: the 110 phone's INVITE is cancelled.
+				select {
+				case <-lc.in110.Cancelled():
+				case <-time.After(10 * time.Second):
+					t.Error("110 phone still rings after the rollback")
+				}
+				if lc.agent.State() != phone.StateActive {
+					t.Errorf("12345 agent's call is %s after the rollback", lc.agent.State())
+				}
+			}
+			final := endAndCheckClean(t, ctx, r, lc)
+			if final.ID != lc.id || final.Transfers[0].Outcome != tt.wantOutcome {
+				t.Errorf("final record %s transfers %+v", final.ID, final.Transfers)
+			}
+		})
+	}
+}
+
+// TestControllerRestartWithoutCalls: a controller killed and restarted while no
+// call runs does nothing: no channel, bridge, INVITE or record appears, and the
+// one finished call in the store stays as it was.
+func TestControllerRestartWithoutCalls(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := newSplitRig(t, bin, nil)
+	ps := newPhones(t, ctx, r.sipAddr)
+
+	// One finished call first, so the store has something a careless restart could touch.
+	c, err := ps.citizen.Call(ctx, "12345")
+	if err != nil {
+		t.Fatalf("citizen call: %v", err)
+	}
+	if _, err := ps.a12345.WaitCall(ctx); err != nil {
+		t.Fatal(err)
+	}
+	r.record("talking", 10*time.Second, func(c callflow.CallRecord) bool { return c.State == callflow.StateTalking.String() })
+	if err := c.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	done := r.record("ended", 10*time.Second, func(c callflow.CallRecord) bool { return c.State == callflow.StateEnded.String() })
+
+	for _, sig := range []syscall.Signal{syscall.SIGKILL, syscall.SIGTERM} {
+		r.ctl.kill(sig)
+		r.startController()
+	}
+	// Give a wrongly acting recovery the time to show itself, then look.
+	time.Sleep(time.Second)
+	chans, bridges := r.switchState()
+	if len(chans) != 0 || len(bridges) != 0 {
+		t.Errorf("restart without calls left channels %+v bridges %+v", chans, bridges)
+	}
+	select {
+	case in := <-ps.incoming110:
+		t.Errorf("restart without calls rang the 110 agent (from %s)", in.From())
+	default:
+	}
+	if n := len(ps.a12345.Calls()); n != 0 {
+		t.Errorf("12345 agent has %d calls after the restart", n)
+	}
+	recs := r.records()
+	if len(recs) != 1 || recs[0].ID != done.ID || recs[0].Version != done.Version {
+		t.Errorf("store changed by a restart without calls: %+v", recs)
+	}
+}
