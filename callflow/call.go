@@ -45,6 +45,8 @@ type leg struct {
 	released bool // we hung it up on purpose: its hangup events are expected
 	status   string
 	cause    int
+	// guessedCause: the recorded cause is Normal Clearing assumed, not reported.
+	guessedCause bool
 }
 
 // dialSet is a group of legs rung together (ring-all) or one after the other (round-robin).
@@ -251,26 +253,44 @@ func (cl *call) begin() {
 func (cl *call) readInboundHeaders() {
 	pbx := cl.ctl.pbx
 	read := func(h string) (string, bool) {
-		var v string
-		err := cl.cmd("read header", func(ctx context.Context) error {
-			var err error
-			v, err = pbx.GetVar(ctx, cl.caller.id, "PJSIP_HEADER(read,"+h+")")
-			return err
-		})
+		v, err := pbx.GetVar(cl.ctx, cl.caller.id, "PJSIP_HEADER(read,"+h+")")
+		switch {
+		case err == nil:
+		case errors.Is(err, ErrNoSuchVariable) || errors.Is(err, context.Canceled):
+			// An absent header answers 500 "Unable to read provided function" on Asterisk: normal.
+			cl.log.Debug("inbound header absent", zap.String("header", h), zap.Error(err))
+		default:
+			cl.log.Warn("pbx command failed", zap.String("op", "read header"), zap.String("header", h), zap.Error(err))
+		}
 		return v, err == nil && v != ""
 	}
-	// An absent header answers 500: read the call id first and stop if it is not there.
+	hs := map[string]string{}
+	// Confidentiality flags may come on any call (set by the 110 side's own system).
+	if v, ok := read(HeaderFlags); ok {
+		hs[HeaderFlags] = v
+		cl.applyFlags(v)
+	}
+	// A linkage leg carries the call id: without it the other headers are not there either.
 	first, ok := read(HeaderCallID)
+	if ok {
+		hs[HeaderCallID] = first
+		for _, h := range MetadataHeaders[1:] {
+			if h == HeaderFlags {
+				continue
+			}
+			if v, ok := read(h); ok {
+				hs[h] = v
+			}
+		}
+	}
+	if len(hs) == 0 {
+		return
+	}
+	cl.rec.InboundHeaders = hs
+	cl.dirty = true
 	if !ok {
 		return
 	}
-	hs := map[string]string{HeaderCallID: first}
-	for _, h := range MetadataHeaders[1:] {
-		if v, ok := read(h); ok {
-			hs[h] = v
-		}
-	}
-	cl.rec.InboundHeaders = hs
 	if cat := hs[HeaderCategory]; cat != "" {
 		cl.rec.Category = cat
 	}
@@ -285,9 +305,23 @@ func (cl *call) readInboundHeaders() {
 		cl.rec.Ticket110 = ticket
 	}
 	cl.rec.Emergency = hs[HeaderEmergency] == "1"
-	cl.dirty = true
 	cl.log.Info("inbound linkage metadata", zap.String("origin_call_id", first), zap.String("ticket_id", ticket))
 }
+
+// applyFlags marks the call Confidential when an inbound flag is restricted.
+func (cl *call) applyFlags(v string) {
+	for _, f := range ParseFlags(v) {
+		if cl.ctl.restrict[f] {
+			cl.rec.Confidential = true
+			cl.dirty = true
+			cl.log.Info("call under restricted knowledge", zap.String("flag", f))
+			return
+		}
+	}
+}
+
+// flags is the inbound HeaderFlags value, sent on with every transfer.
+func (cl *call) flags() string { return cl.rec.InboundHeaders[HeaderFlags] }
 
 // handle is the one place a call reacts to anything.
 func (cl *call) handle(m any) {

@@ -35,6 +35,10 @@ type Options struct {
 	Logger  *zap.Logger // may be nil (no logging)
 	// KeepEnded is how many ended call records Call/Calls keep in memory (default 10000).
 	KeepEnded int
+	// RestrictedFlags are the confidentiality flags (store.confidentiality.restricted_flags)
+	// that make a call Confidential when its inbound X-Linkage-Flags carries one of them.
+	// Nil means config.DefaultRestrictedFlags; an empty non-nil slice restricts no flag.
+	RestrictedFlags []string
 }
 
 // Controller runs the call flows: one goroutine per citizen call, fed by the PBX
@@ -56,6 +60,7 @@ type Controller struct {
 	ended     []string // ended call ids, oldest first
 	keepEnded int
 	rr        map[Platform]int // round-robin position per group
+	restrict  map[string]bool  // restricted confidentiality flags
 
 	wg sync.WaitGroup
 }
@@ -91,6 +96,15 @@ func New(pbx PBX, opts Options) (*Controller, error) {
 		records:   map[string]CallRecord{},
 		keepEnded: opts.KeepEnded,
 		rr:        map[Platform]int{},
+	}
+	if opts.RestrictedFlags == nil {
+		opts.RestrictedFlags = config.DefaultRestrictedFlags
+	}
+	c.restrict = map[string]bool{}
+	for _, f := range opts.RestrictedFlags {
+		if f = strings.TrimSpace(f); f != "" {
+			c.restrict[f] = true
+		}
 	}
 	c.matters.Store(opts.Matters)
 	return c, nil

@@ -79,8 +79,18 @@ func newHarness(t *testing.T, behave map[string]fbehave, mod func(*config.Contro
 	if mod != nil {
 		mod(&cfg)
 	}
+	return newHarnessOn(t, f, Options{Config: cfg})
+}
+
+// newHarnessOn runs a controller on f; a zero opts.Config means testConfig().
+func newHarnessOn(t *testing.T, f *fakePBX, opts Options) *harness {
+	t.Helper()
+	if opts.Config.Groups == nil {
+		opts.Config = testConfig()
+	}
 	sink := &recSink{}
-	ctl, err := New(f, Options{Config: cfg, Sink: sink, Logger: zaptest.NewLogger(t)})
+	opts.Sink, opts.Logger = sink, zaptest.NewLogger(t)
+	ctl, err := New(f, opts)
 	if err != nil {
 		t.Fatal(err)
 	}

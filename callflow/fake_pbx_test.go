@@ -23,6 +23,7 @@ type fakePBX struct {
 	cmds     []string
 	vars     map[string]map[string]string
 	origVars map[string]map[string]string
+	epState  map[string]EndpointStatus // "Tech/resource" -> state; absent = 404
 	closed   bool
 }
 
@@ -47,6 +48,26 @@ func newFakePBX() *fakePBX {
 }
 
 func (f *fakePBX) Events() <-chan Event { return f.events }
+
+func (f *fakePBX) EndpointState(ctx context.Context, tech, resource string) (EndpointStatus, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log("endpoint state %s/%s", tech, resource)
+	st, ok := f.epState[tech+"/"+resource]
+	if !ok {
+		return EndpointUnknown, &PBXError{Op: "endpoint state", ID: tech + "/" + resource, Status: 404, Kind: ErrNoSuchEndpoint}
+	}
+	return st, nil
+}
+
+func (f *fakePBX) setEndpointState(ep string, st EndpointStatus) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.epState == nil {
+		f.epState = map[string]EndpointStatus{}
+	}
+	f.epState[ep] = st
+}
 
 func (f *fakePBX) emit(evs ...Event) {
 	for _, e := range evs {

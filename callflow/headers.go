@@ -18,11 +18,14 @@ const (
 	HeaderAgent     = "X-Linkage-Agent"     // origin agent (endpoint resource, e.g. a12345-1001)
 	HeaderMode      = "X-Linkage-Mode"      // one-key, three-way or emergency
 	HeaderEmergency = "X-Linkage-Emergency" // "1" for an emergency hand-over, else "0"
-	HeaderUUI       = "User-to-User"        // ticket id, hex encoded, ";encoding=hex" (RFC 7433)
+	// HeaderFlags carries a call's confidentiality flags, comma separated (e.g. "涉案,涉稳").
+	// It may come in on any call (the 110 side's own system sets it), not only on linkage legs.
+	HeaderFlags = "X-Linkage-Flags"
+	HeaderUUI   = "User-to-User" // ticket id, hex encoded, ";encoding=hex" (RFC 7433)
 )
 
 // MetadataHeaders is the order in which headers are written and read.
-var MetadataHeaders = []string{HeaderCallID, HeaderTicket, HeaderCategory, HeaderOrigin, HeaderAgent, HeaderMode, HeaderEmergency, HeaderUUI}
+var MetadataHeaders = []string{HeaderCallID, HeaderTicket, HeaderCategory, HeaderOrigin, HeaderAgent, HeaderMode, HeaderEmergency, HeaderFlags, HeaderUUI}
 
 // Channel variables linkctl stamps on the legs it controls (restart recovery reads them).
 const (
@@ -36,6 +39,7 @@ const (
 	VarMode       = "LINKCTL_MODE"
 	VarEmergency  = "LINKCTL_EMERGENCY"
 	VarPlatform   = "LINKCTL_PLATFORM"
+	VarFlags      = "LINKCTL_FLAGS"
 )
 
 // Metadata is what a transfer leg carries.
@@ -45,6 +49,8 @@ type Metadata struct {
 	Role                                        LegRole
 	Mode                                        TransferMode
 	Emergency                                   bool
+	// Flags are the call's confidentiality flags as received (HeaderFlags), sent on unchanged.
+	Flags string
 }
 
 // Variables returns the originate variables: LINKCTL_* channel variables and the
@@ -77,6 +83,7 @@ func (m Metadata) Variables() map[string]string {
 	if m.Mode != "" {
 		set(VarEmergency, HeaderEmergency, emergency)
 	}
+	set(VarFlags, HeaderFlags, m.Flags)
 	if m.Ticket != "" {
 		v["PJSIP_HEADER(add,"+HeaderUUI+")"] = EncodeUUI(m.Ticket)
 	}
@@ -99,4 +106,15 @@ func DecodeUUI(v string) string {
 		return v
 	}
 	return string(b)
+}
+
+// ParseFlags splits a HeaderFlags value into its flags (separated by ",", "，" or ";").
+func ParseFlags(v string) []string {
+	var out []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '，' || r == ';' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
 }

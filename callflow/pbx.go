@@ -39,6 +39,10 @@ type PBX interface {
 	RemoveFromBridge(ctx context.Context, bridgeID, channelID string) error
 	Channels(ctx context.Context) ([]ChannelInfo, error)
 	Bridges(ctx context.Context) ([]BridgeInfo, error)
+	// EndpointState reads GET /endpoints/{tech}/{resource}: on Asterisk a qualified
+	// trunk or AOR is online or offline, an endpoint without qualify is unknown.
+	// An endpoint the PBX does not know answers ErrNoSuchEndpoint.
+	EndpointState(ctx context.Context, tech, resource string) (EndpointStatus, error)
 	// Events is the stream of PBX events for the Stasis application. It is closed
 	// when the PBX adapter is closed.
 	Events() <-chan Event
@@ -54,6 +58,17 @@ type OriginateRequest struct {
 	Originator string            // channel the leg is made for (codec hint)
 	Variables  map[string]string // includes PJSIP_HEADER(add,...) entries
 }
+
+// EndpointStatus is the state of a PBX endpoint (ARI Endpoint.state).
+type EndpointStatus string
+
+const (
+	EndpointUnknown EndpointStatus = "unknown"
+	EndpointOnline  EndpointStatus = "online"
+	EndpointOffline EndpointStatus = "offline"
+)
+
+func (s EndpointStatus) String() string { return string(s) }
 
 // ChannelInfo is a channel as listed by the PBX.
 type ChannelInfo struct {
@@ -156,6 +171,7 @@ var (
 	ErrNotInStasis      = errors.New("channel not in stasis") // 422 (also "Channel not in this bridge")
 	ErrAllocationFailed = errors.New("allocation failed")     // 500 {"error":"Allocation failed"}: endpoint unknown/unreachable
 	ErrNoSuchVariable   = errors.New("variable not readable") // 404 variable; 500 "Unable to read provided function" (absent header)
+	ErrNoSuchEndpoint   = errors.New("endpoint not found")    // 404 on /endpoints
 	ErrBadRequest       = errors.New("bad request")           // 400
 	ErrPBXUnavailable   = errors.New("pbx unreachable")       // transport failure, deadline
 	ErrPBXInternal      = errors.New("pbx internal error")    // other 5xx

@@ -7,6 +7,8 @@ import (
 	"slices"
 
 	"go.uber.org/zap"
+
+	"linkctl/sip/sipcause"
 )
 
 // release hangs up a leg on purpose (its hangup events are then expected).
@@ -22,25 +24,41 @@ func (cl *call) release(l *leg, reason string) {
 }
 
 func (cl *call) markGone(l *leg, cause int, causeText string) {
+	cl.markGoneAs(l, cause, causeText, false)
+}
+
+// markGoneAs records that a leg went away. A guessed cause (the leg ended without a
+// ChannelDestroyed telling the real one) is replaced by a real cause arriving later.
+func (cl *call) markGoneAs(l *leg, cause int, causeText string, guessed bool) {
+	r := cl.recLeg(l)
+	if causeText == "" && cause != 0 {
+		causeText = sipcause.Text(cause)
+	}
 	if l.gone {
-		if cause != 0 && cl.recLeg(l).Cause == 0 {
-			cl.recLeg(l).Cause, cl.recLeg(l).CauseText = cause, causeText
+		if cause != 0 && (r.Cause == 0 || (l.guessedCause && !guessed)) {
+			r.Cause, r.CauseText = cause, causeText
+			l.guessedCause = guessed
 			cl.dirty = true
 		}
 		return
 	}
 	l.gone = true
 	l.cause = cause
-	r := cl.recLeg(l)
 	r.HungUp = now()
 	if r.Bridged != nil && r.Left == nil {
 		r.Left = r.HungUp
 	}
 	if cause != 0 {
 		r.Cause, r.CauseText = cause, causeText
+		l.guessedCause = guessed
 	}
 	cl.dirty = true
 }
+
+// causeNormalClearing is what a connected leg that ended without telling why gets:
+// Asterisk sends no ChannelDestroyed for inbound/dialplan channels (traces t01, t03),
+// and a remote BYE comes as a hangup request with cause 0.
+const causeNormalClearing = 16
 
 // legGone handles any sign that a channel went away.
 func (cl *call) legGone(id string, cause int, causeText string, destroyed bool) {
@@ -64,7 +82,11 @@ func (cl *call) legGone(id string, cause int, causeText string, destroyed bool) 
 	if cause == 32 {
 		cause = 0
 	}
-	cl.markGone(l, cause, causeText)
+	guessed := false
+	if cause == 0 && !destroyed {
+		cause, causeText, guessed = causeNormalClearing, "", true
+	}
+	cl.markGoneAs(l, cause, causeText, guessed)
 	if wasGone || l.released {
 		return
 	}
@@ -174,8 +196,9 @@ func (cl *call) end(why string, outcome TransferOutcome) {
 					cl.log.Warn("teardown hangup", zap.String("channel_id", l.id), zap.Error(err))
 				}
 			}
-			// Its own hangup events may come after the call stopped listening.
-			cl.markGone(l, 0, "")
+			// Its own hangup events may come after the call stopped listening: we
+			// hung it up with reason normal.
+			cl.markGoneAs(l, causeNormalClearing, "", true)
 		}
 		if err := pbx.DestroyBridge(ctx, cl.bridgeID); err != nil && !errors.Is(err, ErrBridgeGone) {
 			cl.log.Warn("teardown bridge", zap.String("bridge_id", cl.bridgeID), zap.Error(err))

@@ -194,6 +194,10 @@ func (cl *call) startTransfer(key Key, req SoftkeyRequest, from *leg) SoftkeyRes
 		}
 		category = m.Name()
 	}
+	if down, reason := cl.targetUnreachable(target, eps); down {
+		// Refused at once: the caller stays with the first agent, who hears why.
+		return SoftkeyResult{Reason: reason}
+	}
 	if err := cl.setState(map[Key]Input{KeyTransfer: InTransfer, KeyThreeWay: InThreeWay, KeyEmergency: InEmergency}[key]); err != nil {
 		return SoftkeyResult{Reason: refusal(cl.state, InTransfer)}
 	}
@@ -220,9 +224,15 @@ func (cl *call) startTransfer(key Key, req SoftkeyRequest, from *leg) SoftkeyRes
 	}
 	cl.gen++
 	x := &transferRun{id: cl.ctl.newID("t"), mode: mode, idx: len(cl.rec.Transfers), key: key}
-	x.dial = &dialSet{platform: target, endpoints: eps, timeout: timeout, gen: cl.gen,
-		meta: Metadata{CallID: cl.id, TransferID: x.id, Ticket: ticket, Category: category, Agent: fromAgent, Origin: owner,
-			Role: AgentRole(target), Mode: mode, Emergency: mode == ModeEmergency}}
+	meta := Metadata{CallID: cl.id, TransferID: x.id, Ticket: ticket, Category: category, Agent: fromAgent, Origin: owner,
+		Role: AgentRole(target), Mode: mode, Emergency: mode == ModeEmergency, Flags: cl.flags()}
+	if cl.rec.Confidential && target == Platform12345 {
+		// Restricted police matter: 12345 learns that a call comes and that it is
+		// flagged, not the 警单号, the category or who sends it.
+		meta.Ticket, meta.Category, meta.Agent = "", "", ""
+		cl.log.Info("confidential call: linkage headers to 12345 reduced", zap.String("flags", meta.Flags))
+	}
+	x.dial = &dialSet{platform: target, endpoints: eps, timeout: timeout, gen: cl.gen, meta: meta}
 	cl.xfer = x
 	cl.rec.Transfers = append(cl.rec.Transfers, Transfer{ID: x.id, Mode: mode, Direction: dir, Category: category,
 		Emergency: mode == ModeEmergency, Requested: time.Now(), FromAgent: fromAgent})

@@ -369,3 +369,20 @@ func (c *Client) Bridges(ctx context.Context) ([]callflow.BridgeInfo, error) {
 	}
 	return infos, nil
 }
+
+// EndpointState reads an endpoint's state (GET /endpoints/{tech}/{resource}).
+// A state the PBX does not name online or offline is unknown.
+func (c *Client) EndpointState(ctx context.Context, tech, resource string) (callflow.EndpointStatus, error) {
+	var out struct {
+		State string `json:"state"`
+	}
+	path := "/endpoints/" + url.PathEscape(tech) + "/" + url.PathEscape(resource)
+	if err := c.do(ctx, "endpoint state", tech+"/"+resource, http.MethodGet, path, nil, nil, &out); err != nil {
+		return callflow.EndpointUnknown, err
+	}
+	switch st := callflow.EndpointStatus(out.State); st {
+	case callflow.EndpointOnline, callflow.EndpointOffline:
+		return st, nil
+	}
+	return callflow.EndpointUnknown, nil
+}

@@ -171,6 +171,7 @@ func TestClassifyARIErrors(t *testing.T) {
 		{500, "/channels", `{"error":"Allocation failed"}`, callflow.ErrAllocationFailed},
 		{500, "/channels/x/variable", `{"message":"Unable to read provided function"}`, callflow.ErrNoSuchVariable},
 		{500, "/bridges", `{"message":"Unable to create bridge"}`, callflow.ErrPBXInternal},
+		{404, "/endpoints/PJSIP/to110", `{"message":"Endpoint not found"}`, callflow.ErrNoSuchEndpoint},
 	}
 	for _, tt := range tests {
 		got := classify(tt.status, tt.path, errorMessage([]byte(tt.body)))

@@ -14,6 +14,8 @@ func classify(status int, path, message string) error {
 	switch {
 	case status == 404 && strings.HasPrefix(path, "/bridges"):
 		return callflow.ErrBridgeGone
+	case status == 404 && strings.HasPrefix(path, "/endpoints"):
+		return callflow.ErrNoSuchEndpoint
 	case status == 404 && strings.Contains(msg, "variable"):
 		return callflow.ErrNoSuchVariable
 	case status == 404:

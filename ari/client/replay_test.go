@@ -63,6 +63,9 @@ func (s *stubPBX) RemoveFromBridge(context.Context, string, string) error   { re
 func (s *stubPBX) Channels(context.Context) ([]callflow.ChannelInfo, error) { return nil, nil }
 func (s *stubPBX) Bridges(context.Context) ([]callflow.BridgeInfo, error)   { return nil, nil }
 func (s *stubPBX) Events() <-chan callflow.Event                            { return s.events }
+func (s *stubPBX) EndpointState(context.Context, string, string) (callflow.EndpointStatus, error) {
+	return callflow.EndpointUnknown, nil
+}
 
 func loadEvents(t *testing.T, name string) []callflow.Event {
 	t.Helper()

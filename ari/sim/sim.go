@@ -113,10 +113,19 @@ type Phone struct {
 	script     Script
 	onIncoming func(*Call)
 	calls      []*Call
+	offline    atomic.Bool
 }
 
 // Name is the endpoint resource (dial string Sim/<name>).
 func (p *Phone) Name() string { return p.name }
+
+// SetOffline marks the endpoint offline (or online again) in GET /endpoints, as
+// Asterisk shows a trunk whose qualify fails or a phone that is not registered.
+// Only the reported state changes; calls to it still follow the script.
+func (p *Phone) SetOffline(offline bool) *Phone {
+	p.offline.Store(offline)
+	return p
+}
 
 // SetScript sets how the phone answers calls from the switch.
 func (p *Phone) SetScript(s Script) *Phone {
@@ -533,8 +542,12 @@ func (t *Tech) Endpoints() []engine.EndpointInfo {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	out := make([]engine.EndpointInfo, 0, len(t.phones))
-	for name := range t.phones {
-		out = append(out, engine.EndpointInfo{Resource: name, State: "online"})
+	for name, p := range t.phones {
+		st := "online"
+		if p.offline.Load() {
+			st = "offline"
+		}
+		out = append(out, engine.EndpointInfo{Resource: name, State: st})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Resource < out[j].Resource })
 	return out

@@ -336,6 +336,9 @@ func (s *Step) hangupAndCheck(c *sim.Call, id string) callflow.CallRecord {
 		if l.HungUp == nil {
 			s.Errorf("leg %s (%s) has no hangup time", l.ChannelID, l.Role)
 		}
+		if l.Cause == 0 {
+			s.Errorf("leg %s (%s) ended without a cause", l.ChannelID, l.Role)
+		}
 	}
 	if r.Ended == nil || r.Answered == nil {
 		s.Errorf("record lacks answered/ended times")
