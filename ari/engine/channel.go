@@ -141,6 +141,12 @@ func (e *Engine) Inbound(call InboundCall) (ChannelControl, error) {
 	ch.caller = CallerID{Name: call.CallerIDName, Number: call.CallerIDNumber}
 	ch.protocolID = call.ProtocolID
 	ch.headers = append([]Header(nil), call.Headers...)
+	if call.TechPrivate != nil {
+		ch.priv = call.TechPrivate
+		if a, ok := call.TechPrivate.(ChannelAttacher); ok {
+			a.AttachChannel(ch.ctl)
+		}
+	}
 	args := append([]string{}, entry.AppArgs...)
 	ch.dialplan = DialplanCEP{Context: e.opts.Context, Exten: call.Exten, Priority: 2, AppName: "Stasis",
 		AppData: strings.Join(append([]string{entry.App}, args...), ",")}

@@ -108,11 +108,25 @@ type InboundCall struct {
 	CallerIDNumber string
 	ProtocolID     string   // SIP Call-ID
 	Headers        []Header // inbound SIP headers, readable with PJSIP_HEADER(read,Name)
+	// TechPrivate is the technology's state of the call. The engine sets it on the
+	// channel before the channel enters Stasis, so the application's first command
+	// (answer, ring, hangup) already finds it; if it implements ChannelAttacher it is
+	// also told its ChannelControl then. The technology must have it ready to serve
+	// Answer/Indicate/Hangup before it calls Inbound.
+	TechPrivate any
+}
+
+// ChannelAttacher is implemented by an InboundCall.TechPrivate that wants its
+// ChannelControl before the channel enters Stasis. AttachChannel is called with the
+// engine locked: it must only store what it is given and never call back into ctl.
+type ChannelAttacher interface {
+	AttachChannel(ctl ChannelControl)
 }
 
 // InboundRouter is implemented by the engine: a technology hands every new inbound
-// call to it. It returns the channel's control (the technology then attaches its private
-// state) or an error with the Q.850 cause the technology must reject the call with
+// call to it. It returns the channel's control (with InboundCall.TechPrivate already
+// attached; a technology that leaves it nil attaches its state with SetTechPrivate,
+// racing the application's first command) or an error with the Q.850 cause the technology must reject the call with
 // (e.g. no Stasis application connected -> 16, answered by the tech as 603 Decline).
 type InboundRouter interface {
 	Inbound(call InboundCall) (ChannelControl, error)

@@ -250,15 +250,17 @@ func (p *Phone) Call(ctx context.Context, exten string, opts ...CallOption) (*Ca
 	}
 	c := p.newCall(false)
 	c.state = CallRinging
-	ctl, err := p.t.router.Inbound(in)
-	if err != nil {
+	in.TechPrivate = c // attached before StasisStart: the application may answer at once
+	if _, err := p.t.router.Inbound(in); err != nil {
 		c.end(16)
 		return nil, fmt.Errorf("sim %s call %s: %w", p.name, exten, err)
 	}
-	c.ctl = ctl
-	ctl.SetTechPrivate(c)
 	return c, nil
 }
+
+// AttachChannel implements engine.ChannelAttacher: the switch names the call's
+// channel before it enters Stasis.
+func (c *Call) AttachChannel(ctl engine.ChannelControl) { c.ctl = ctl }
 
 // ChannelID is the switch's channel id for this call.
 func (c *Call) ChannelID() string { return c.ctl.ID() }

@@ -309,24 +309,22 @@ func callerIP(ip string) net.IP {
 	return net.IPv4(127, 0, 0, 1)
 }
 
-// privateWait bounds how long callOf waits for an inbound channel's private
-// state: the engine enters Stasis inside InboundRouter.Inbound, before we can
-// call SetTechPrivate, so a fast application may answer in between.
-const privateWait = 500 * time.Millisecond
+// AttachChannel implements engine.ChannelAttacher: the engine names an inbound
+// call's channel before the channel enters Stasis (called with the engine locked).
+func (c *call) AttachChannel(ctl engine.ChannelControl) {
+	c.ctl = ctl
+	c.log = c.log.With(zap.String("channel_id", ctl.ID()))
+}
 
-// callOf returns the call behind a channel handed back by the engine.
+// callOf returns the call behind a channel handed back by the engine. Inbound
+// calls are attached before their channel enters Stasis and outbound ones before
+// Dial returns, so there is nothing to wait for.
 func callOf(ch engine.ChannelControl) (*call, error) {
 	if ch == nil {
 		return nil, fmt.Errorf("sip: nil channel")
 	}
-	deadline := time.Now().Add(privateWait)
-	for {
-		if c, ok := ch.TechPrivate().(*call); ok && c != nil {
-			return c, nil
-		}
-		if ch.TechPrivate() != nil || time.Now().After(deadline) {
-			return nil, fmt.Errorf("sip: channel %s has no SIP call", ch.ID())
-		}
-		time.Sleep(time.Millisecond)
+	if c, ok := ch.TechPrivate().(*call); ok && c != nil {
+		return c, nil
 	}
+	return nil, fmt.Errorf("sip: channel %s has no SIP call", ch.ID())
 }

@@ -41,6 +41,12 @@ func (e *fakeEngine) Inbound(call engine.InboundCall) (engine.ChannelControl, er
 	}
 	ch := newFakeChan(id)
 	ch.call = call
+	// The engine's contract: TechPrivate is on the channel, and attached, before
+	// the application hears of it (the test answers as soon as it gets ch).
+	ch.priv = call.TechPrivate
+	if a, ok := call.TechPrivate.(engine.ChannelAttacher); ok {
+		a.AttachChannel(ch)
+	}
 	e.inbound <- ch
 	return ch, nil
 }

@@ -85,6 +85,16 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		ProtocolID:     callID,
 		Headers:        inboundHeaders(req),
 	}
+	// The call is ready before the engine sees it: the engine attaches it to the
+	// channel (InboundCall.TechPrivate) before StasisStart, so the application's
+	// first answer or hangup already finds it, and the ACK to that answer finds it
+	// in the dialog table.
+	c.lateOffer = v.lateOffer
+	if !v.lateOffer {
+		c.applyRemote(rm)
+	}
+	in.TechPrivate = c
+	t.addCall(c.key, c)
 	router := t.inboundRouter()
 	var ctl engine.ChannelControl
 	if router == nil {
@@ -93,6 +103,7 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		ctl, err = router.Inbound(in)
 	}
 	if err != nil {
+		t.removeCall(c.key)
 		cause := sipcause.NormalClearing
 		var rej *engine.RejectError
 		if errors.As(err, &rej) && rej.Cause > 0 {
@@ -107,14 +118,6 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		dlg.Close()
 		return
 	}
-	c.ctl = ctl
-	c.log = log.With(zap.String("channel_id", ctl.ID()))
-	c.lateOffer = v.lateOffer
-	if !v.lateOffer {
-		c.applyRemote(rm)
-	}
-	t.addCall(c.key, c) // before the engine can answer: the ACK must find the call
-	ctl.SetTechPrivate(c)
 	ms.OnDTMF(func(digit string, durMs int) { ctl.DTMF(digit, durMs) })
 	ctl.SetMedia(ms)
 	c.log.Info("inbound call", zap.String("exten", in.Exten), zap.String("caller", in.CallerIDNumber), zap.Stringer("codec", codecName(rm.Codec)), zap.Bool("late_offer", v.lateOffer))
