@@ -76,6 +76,9 @@ func Config() *config.Config {
 type Options struct {
 	// Sink receives every call record version (the demo keeps them in the store).
 	Sink callflow.RecordSink
+	// NoPhones starts no test phones: outside user agents (sipp, softphones)
+	// register the accounts and place the calls.
+	NoPhones bool
 }
 
 // Env is a running switch + SIP technology + ARI adapter + controller, and the
@@ -140,6 +143,9 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger, o Options) 
 		}
 	}
 
+	if o.NoPhones {
+		return env, nil
+	}
 	registrar := env.SIP.UDPAddr().String()
 	if env.Citizen, err = phone.New(rctx, phone.Options{User: Citizen, DisplayName: "市民", Registrar: registrar,
 		ToneHz: ToneCitizen, Listen: listen, Logger: log.Named("phone")}); err != nil {
