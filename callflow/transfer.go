@@ -316,14 +316,19 @@ func (cl *call) targetAnswered(l *leg) {
 	pbx := cl.ctl.pbx
 	switch from {
 	case StateTransferRinging, StateEmergencyRinging:
+		var err error
 		if from == StateTransferRinging {
 			cl.stopCallerWaiting()
-			if err := cl.bridgeAdd(cl.caller.id, l.id); err != nil {
+			if err = cl.bridgeAdd(cl.caller.id, l.id); err != nil {
 				cl.log.Error("cannot bridge caller with the new agent", zap.Error(err))
 			}
 		} else {
 			// Emergency: 110 joins first, then the first agent leaves: the caller always hears someone.
-			_ = cl.bridgeAdd(l.id)
+			err = cl.bridgeAdd(l.id)
+		}
+		if errors.Is(err, ErrChannelGone) && cl.owner != nil {
+			cl.answeredLegGone(l, from == StateTransferRinging)
+			return
 		}
 		if x.referChan != "" {
 			// Tell the agent's phone before its channel goes away.
@@ -344,6 +349,33 @@ func (cl *call) targetAnswered(l *leg) {
 		cl.other = l
 	}
 	cl.log.Info("transfer answered", zap.String("transfer_id", x.id), zap.String("agent", l.agent), zap.String("agent_channel_id", l.id))
+}
+
+// answeredLegGone: the other platform's agent answered but was gone before the
+// caller could be moved (the switch answers the bridge add "Channel not found").
+// The first agent has not been released yet: the caller goes back to it instead
+// of being left alone, and the agent is told (issue 4 fault: 404 race).
+func (cl *call) answeredLegGone(l *leg, oneKey bool) {
+	x := cl.xfer
+	cl.log.Warn("new agent gone before the caller was moved; caller back with the first agent",
+		zap.String("transfer_id", x.id), zap.String("agent_channel_id", l.id))
+	delete(cl.decoders, l.id)
+	cl.release(l, "normal")
+	if oneKey {
+		if err := cl.bridgeAdd(cl.caller.id); err != nil {
+			cl.log.Error("cannot bring the caller back to the first agent", zap.Error(err))
+		}
+	}
+	pbx := cl.ctl.pbx
+	if x.referChan != "" {
+		ch := x.referChan
+		_ = cl.cmd("transfer progress", func(ctx context.Context) error { return pbx.TransferProgress(ctx, ch, "channel_unavailable") })
+	}
+	cl.finishTransfer(OutcomeFailed, "对方坐席接听后即挂断，市民已回到首接坐席")
+	owner := cl.owner
+	_ = cl.cmd("failure notice", func(ctx context.Context) error {
+		return pbx.Play(ctx, owner.id, cl.ctl.newID("p"), cl.ctl.cfg.FailureNotice)
+	})
 }
 
 func (cl *call) targetLegFailed() {
