@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"math"
 	"strings"
+
+	"linkctl/sip/media"
 )
 
 // DTMF events of RFC 4733 section 3.2, by digit.
@@ -21,9 +24,52 @@ type PcapOptions struct {
 	GapMs       int    // silence between digits (240 ms when 0)
 }
 
-// DTMFPcap returns a classic pcap (Ethernet, IPv4, UDP, RTP) of RFC 4733
-// telephone-events for digits, as sipp's play_pcap_audio replays it: one event
-// per digit, a packet every 20 ms, marker on the first, the end packet sent three
+// pcapWriter writes a classic pcap (Ethernet, IPv4, UDP, RTP) as sipp's
+// play_pcap_audio replays it: sipp keeps the RTP header and the packet times
+// and replaces the addresses with the call's media addresses.
+type pcapWriter struct {
+	b     bytes.Buffer
+	seq   uint16
+	clock int64 // microseconds since the first packet
+}
+
+func newPcapWriter() *pcapWriter {
+	w := &pcapWriter{seq: 1000}
+	hdr := make([]byte, 24)
+	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4) // magic, microsecond times
+	binary.LittleEndian.PutUint16(hdr[4:], 2)          // version 2.4
+	binary.LittleEndian.PutUint16(hdr[6:], 4)
+	binary.LittleEndian.PutUint32(hdr[16:], 65535) // snaplen
+	binary.LittleEndian.PutUint32(hdr[20:], 1)     // Ethernet
+	w.b.Write(hdr)
+	return w
+}
+
+// rtp appends one RTP packet at the writer's clock.
+func (w *pcapWriter) rtp(pt uint8, marker bool, ts, ssrc uint32, payload []byte) {
+	pkt := make([]byte, 12+len(payload))
+	pkt[0] = 0x80
+	pkt[1] = pt
+	if marker {
+		pkt[1] |= 0x80
+	}
+	binary.BigEndian.PutUint16(pkt[2:], w.seq)
+	binary.BigEndian.PutUint32(pkt[4:], ts)
+	binary.BigEndian.PutUint32(pkt[8:], ssrc)
+	copy(pkt[12:], payload)
+	w.seq++
+	frame := ethernetIPv4UDP(pkt)
+	rec := make([]byte, 16)
+	binary.LittleEndian.PutUint32(rec[0:], uint32(1_700_000_000+w.clock/1_000_000))
+	binary.LittleEndian.PutUint32(rec[4:], uint32(w.clock%1_000_000))
+	binary.LittleEndian.PutUint32(rec[8:], uint32(len(frame)))
+	binary.LittleEndian.PutUint32(rec[12:], uint32(len(frame)))
+	w.b.Write(rec)
+	w.b.Write(frame)
+}
+
+// DTMFPcap returns a pcap of RFC 4733 telephone-events for digits: one event per
+// digit, a packet every 20 ms, marker on the first, the end packet sent three
 // times, one SSRC and continuous sequence numbers throughout.
 func DTMFPcap(digits string, o PcapOptions) ([]byte, error) {
 	if o.PayloadType == 0 {
@@ -41,46 +87,15 @@ func DTMFPcap(digits string, o PcapOptions) ([]byte, error) {
 	if o.PayloadType > 127 || o.ToneMs < 40 || o.GapMs < 0 {
 		return nil, fmt.Errorf("dtmf pcap: bad options %+v", o)
 	}
-	var b bytes.Buffer
-	// global header: magic, v2.4, UTC, accuracy 0, snaplen 65535, linktype 1 (Ethernet)
-	hdr := make([]byte, 24)
-	binary.LittleEndian.PutUint32(hdr[0:], 0xa1b2c3d4)
-	binary.LittleEndian.PutUint16(hdr[4:], 2)
-	binary.LittleEndian.PutUint16(hdr[6:], 4)
-	binary.LittleEndian.PutUint32(hdr[16:], 65535)
-	binary.LittleEndian.PutUint32(hdr[20:], 1)
-	b.Write(hdr)
-	var (
-		seq   uint16 = 1000
-		ts    uint32 = 8000
-		clock int64  // microseconds since the first packet
-	)
-	packet := func(ev byte, marker, end bool, dur uint16) {
-		rtp := make([]byte, 16)
-		rtp[0] = 0x80
-		rtp[1] = o.PayloadType
-		if marker {
-			rtp[1] |= 0x80
-		}
-		binary.BigEndian.PutUint16(rtp[2:], seq)
-		binary.BigEndian.PutUint32(rtp[4:], ts)
-		binary.BigEndian.PutUint32(rtp[8:], o.SSRC)
-		rtp[12] = ev
-		rtp[13] = 10 // volume -10 dBm0
+	w := newPcapWriter()
+	ts := uint32(8000)
+	event := func(ev byte, end bool, dur uint16) []byte {
+		p := []byte{ev, 10, 0, 0} // volume -10 dBm0
 		if end {
-			rtp[13] |= 0x80
+			p[1] |= 0x80
 		}
-		binary.BigEndian.PutUint16(rtp[14:], dur)
-		seq++
-		frame := ethernetIPv4UDP(rtp)
-		sec, usec := 1_700_000_000+clock/1_000_000, clock%1_000_000
-		rec := make([]byte, 16)
-		binary.LittleEndian.PutUint32(rec[0:], uint32(sec))
-		binary.LittleEndian.PutUint32(rec[4:], uint32(usec))
-		binary.LittleEndian.PutUint32(rec[8:], uint32(len(frame)))
-		binary.LittleEndian.PutUint32(rec[12:], uint32(len(frame)))
-		b.Write(rec)
-		b.Write(frame)
+		binary.BigEndian.PutUint16(p[2:], dur)
+		return p
 	}
 	for i, d := range strings.ToUpper(digits) {
 		ev, ok := dtmfEvents[d]
@@ -88,24 +103,45 @@ func DTMFPcap(digits string, o PcapOptions) ([]byte, error) {
 			return nil, fmt.Errorf("dtmf pcap: %q is not a DTMF digit", d)
 		}
 		if i > 0 {
-			clock += int64(o.GapMs) * 1000
+			w.clock += int64(o.GapMs) * 1000
 			ts += uint32(o.GapMs * 8)
 		}
 		steps := o.ToneMs / 20
 		for k := 0; k < steps; k++ {
-			packet(ev, k == 0, false, uint16(k*160))
-			clock += 20_000
+			w.rtp(o.PayloadType, k == 0, ts, o.SSRC, event(ev, false, uint16(k*160)))
+			w.clock += 20_000
 		}
 		for range 3 {
-			packet(ev, false, true, uint16(steps*160))
+			w.rtp(o.PayloadType, false, ts, o.SSRC, event(ev, true, uint16(steps*160)))
 		}
 		ts += uint32(o.ToneMs * 8)
 	}
-	return b.Bytes(), nil
+	return w.b.Bytes(), nil
 }
 
-// ethernetIPv4UDP wraps an RTP packet from 127.0.0.1:4000 to 127.0.0.1:4002;
-// sipp replaces the addresses with the call's media addresses.
+// TonePcap returns a pcap of a continuous PCMU (payload type 0) sine of hz
+// lasting seconds: 50 packets of 160 samples a second, every one audible, so a
+// receiver can count how many of them made it through the switch.
+func TonePcap(hz float64, seconds int) ([]byte, error) {
+	if hz <= 0 || hz >= 4000 || seconds <= 0 || seconds > 600 {
+		return nil, fmt.Errorf("tone pcap: %v Hz for %d s is out of range", hz, seconds)
+	}
+	w := newPcapWriter()
+	pcm := make([]int16, media.FrameSamples)
+	var payload []byte
+	for n := 0; n < seconds*50; n++ {
+		for i := range pcm {
+			t := float64(n*media.FrameSamples+i) / 8000
+			pcm[i] = int16(8000 * math.Sin(2*math.Pi*hz*t))
+		}
+		payload = media.ULawEncode(payload[:0], pcm)
+		w.rtp(0, n == 0, uint32(n*media.FrameSamples), 0x544f4e45, payload)
+		w.clock += 20_000
+	}
+	return w.b.Bytes(), nil
+}
+
+// ethernetIPv4UDP wraps an RTP packet from 127.0.0.1:4000 to 127.0.0.1:4002.
 func ethernetIPv4UDP(payload []byte) []byte {
 	udpLen := 8 + len(payload)
 	ipLen := 20 + udpLen
