@@ -16,7 +16,7 @@ import (
 // registered 110 agent and bridges both; each hears the other's tone; the
 // citizen's RFC 4733 "*1" arrives as ChannelDtmfReceived and ARI DTMF "12"
 // reaches the citizen as RFC 4733; the agent's hold key gives ChannelHold /
-// ChannelUnhold; the agent's
+// ChannelUnhold; neither party's DTMF is relayed to the other; the agent's
 // transfer key (REFER) becomes ChannelTransfer and transfer_progress comes
 // back to the phone as NOTIFY sipfrag.
 func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
@@ -89,6 +89,25 @@ func TestE2EPhonesAudioDTMFTransfer(t *testing.T) {
 		h.event("ChannelDtmfReceived", func(ev map[string]any) bool {
 			return ev["digit"] == d && ev["channel"].(map[string]any)["id"] == inID
 		})
+	}
+
+	// The agent's feature code (*1) is for the controller only: the switch reports
+	// it and relays nothing of it into the bridge, so the citizen gets no RFC 4733
+	// event (Asterisk would relay it as a DTMF frame; the controller could not stop that).
+	if err := agentCall.SendDTMF("*1"); err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range []string{"*", "1"} {
+		h.event("ChannelDtmfReceived", func(ev map[string]any) bool {
+			return ev["digit"] == d && ev["channel"].(map[string]any)["id"] == "lk-agent"
+		})
+	}
+	time.Sleep(200 * time.Millisecond) // a relayed event would be on the wire by now
+	if got := citizenCall.Digits(); got != "" {
+		t.Errorf("citizen received the agent's feature code digits %q", got)
+	}
+	if got := agentCall.Digits(); got != "" {
+		t.Errorf("agent received the citizen's digits %q", got)
 	}
 
 	// The agent's hold key: re-INVITE sendonly -> ChannelHold, resume -> ChannelUnhold.

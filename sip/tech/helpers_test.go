@@ -11,7 +11,8 @@ import (
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
-	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"linkctl/ari/engine"
 	"linkctl/config"
@@ -138,7 +139,7 @@ func testConfig() config.SIPConfig {
 
 func startTech(t *testing.T, cfg config.SIPConfig, eng engine.InboundRouter, now func() time.Time) *Tech {
 	t.Helper()
-	tc, err := New(Options{Config: cfg, Router: eng, Logger: zaptest.NewLogger(t), Now: now})
+	tc, err := New(Options{Config: cfg, Router: eng, Logger: testLogger(t), Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -147,6 +148,37 @@ func startTech(t *testing.T, cfg config.SIPConfig, eng engine.InboundRouter, now
 	}
 	t.Cleanup(func() { tc.Close() })
 	return tc
+}
+
+// testLogger logs to t until the test's cleanups have run: sipgo's transaction
+// timers outlive Close and may log after the test ended, which zaptest turns
+// into a data race on t (seen in TestTortureCorpus under -race).
+func testLogger(t testing.TB) *zap.Logger {
+	w := &stoppableTestWriter{t: t}
+	t.Cleanup(w.stop) // registered first, so it runs after every later cleanup
+	enc := zapcore.NewConsoleEncoder(zap.NewDevelopmentEncoderConfig())
+	return zap.New(zapcore.NewCore(enc, zapcore.AddSync(w), zapcore.DebugLevel))
+}
+
+type stoppableTestWriter struct {
+	mu      sync.RWMutex
+	t       testing.TB
+	stopped bool
+}
+
+func (w *stoppableTestWriter) Write(p []byte) (int, error) {
+	w.mu.RLock()
+	defer w.mu.RUnlock()
+	if !w.stopped {
+		w.t.Logf("%s", strings.TrimRight(string(p), "\n"))
+	}
+	return len(p), nil
+}
+
+func (w *stoppableTestWriter) stop() {
+	w.mu.Lock()
+	w.stopped = true
+	w.mu.Unlock()
 }
 
 // ---- a SIP peer on loopback (phone or trunk) that records the wire ----
