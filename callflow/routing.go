@@ -45,13 +45,25 @@ func (cl *call) dialNext(ds *dialSet) bool {
 		kind = timerTarget
 	}
 	cl.after(ds.timeout+2*time.Second, kind, ds.gen) // safety net if the PBX never reports the end
+	// Every leg of a ring-all is originated before any refusal is acted on: an
+	// unreachable first agent (500 Allocation failed, t06) must not fail the whole
+	// group while the others are about to ring (they would ring as orphans).
+	var refused []*leg
+	var reasons []string
 	for _, ep := range eps {
-		cl.originate(ds, ep)
+		if l, err := cl.originate(ds, ep); err != nil {
+			refused, reasons = append(refused, l), append(reasons, err.Error())
+		}
+	}
+	for i, l := range refused {
+		cl.legFailed(l, 0, reasons[i])
 	}
 	return true
 }
 
-func (cl *call) originate(ds *dialSet, endpoint string) {
+// originate starts one leg of ds; a refused originate returns the leg (marked
+// unavailable) and the error, for the caller to fail once every leg is started.
+func (cl *call) originate(ds *dialSet, endpoint string) (*leg, error) {
 	id := cl.ctl.newID("a")
 	l := cl.addLeg(id, AgentRole(ds.platform), ds.platform, endpoint, agentName(endpoint))
 	ds.legs = append(ds.legs, l)
@@ -68,8 +80,9 @@ func (cl *call) originate(ds *dialSet, endpoint string) {
 	if err != nil {
 		// Allocation failed and friends: the endpoint cannot be reached now.
 		l.status = "CHANUNAVAIL"
-		cl.legFailed(l, 0, err.Error())
+		return l, err
 	}
+	return l, nil
 }
 
 func (cl *call) agentAnswered(l *leg) {

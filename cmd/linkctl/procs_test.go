@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -138,7 +139,7 @@ func startProc(t *testing.T, bin, logDir, name string, args ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.kill(syscall.SIGKILL)
-		if t.Failed() {
+		if t.Failed() || os.Getenv("LINKCTL_TEST_LOGS") != "" {
 			if b, err := os.ReadFile(logf); err == nil {
 				const tail = 12000
 				if len(b) > tail {
@@ -194,12 +195,21 @@ type splitRig struct {
 	apiURL, dbPath    string
 	sw, ctl           *proc
 	starts            int
+	proxy             *tcpProxy
 	http              *http.Client
+}
+
+// rigOptions vary a splitRig.
+type rigOptions struct {
+	// mutateCtl adapts the controller's config after the test defaults.
+	mutateCtl func(*config.Config)
+	// proxy puts a TCP proxy between controller and switch ARI (to cut the websocket).
+	proxy bool
 }
 
 // newSplitRig starts the switch from config/examples/split-switch.yaml and the
 // controller from split-controller.yaml, ports and paths moved into the test.
-func newSplitRig(t *testing.T, bin string, mutateCtl func(*config.Config)) *splitRig {
+func newSplitRig(t *testing.T, bin string, o rigOptions) *splitRig {
 	t.Helper()
 	dir := t.TempDir()
 	r := &splitRig{t: t, bin: bin, dir: dir, switchCfg: filepath.Join(dir, "switch.yaml"), ctlCfg: filepath.Join(dir, "controller.yaml"),
@@ -215,10 +225,20 @@ func newSplitRig(t *testing.T, bin string, mutateCtl func(*config.Config)) *spli
 	r.sw = startProc(t, bin, dir, "switch", "switch", "-config", r.switchCfg)
 	line := r.sw.waitLine("ARI on ", 20*time.Second)
 	r.ariURL = strings.Fields(strings.SplitN(line, "ARI on ", 2)[1])[0]
+	ctlARI := r.ariURL
+	if o.proxy {
+		u, err := url.Parse(r.ariURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.proxy = startProxy(t, u.Host)
+		u.Host = r.proxy.addr
+		ctlARI = u.String()
+	}
 	apiPort := freePort(t, "tcp")
 	r.apiURL = fmt.Sprintf("http://127.0.0.1:%d", apiPort)
 	writeConfig(t, "../../config/examples/split-controller.yaml", r.ctlCfg, func(c *config.Config) {
-		c.ARI.URL = r.ariURL
+		c.ARI.URL = ctlARI
 		c.API.Listen = fmt.Sprintf("127.0.0.1:%d", apiPort)
 		c.Store.Path = r.dbPath
 		c.Log.Level = "debug"
@@ -226,8 +246,8 @@ func newSplitRig(t *testing.T, bin string, mutateCtl func(*config.Config)) *spli
 		c.Controller.Groups["110"] = config.GroupConfig{Agents: []string{"PJSIP/a110-2001"}, Strategy: "ring-all", RingTimeout: config.Duration(10 * time.Second)}
 		c.Controller.TransferRingTimeout = config.Duration(20 * time.Second)
 		c.Controller.AnnouncementMax = config.Duration(500 * time.Millisecond)
-		if mutateCtl != nil {
-			mutateCtl(c)
+		if o.mutateCtl != nil {
+			o.mutateCtl(c)
 		}
 	})
 	r.startController()
@@ -277,6 +297,26 @@ func (r *splitRig) ari(path string, v any) error {
 		return fmt.Errorf("GET %s: %d %s", path, res.StatusCode, body)
 	}
 	return json.Unmarshal(body, v)
+}
+
+// ariDo sends a bodiless ARI request to the switch (as another ARI user or an
+// admin would) and fails the test unless it is answered 2xx.
+func (r *splitRig) ariDo(t *testing.T, method, path string) {
+	t.Helper()
+	req, err := http.NewRequest(method, r.ariURL+path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("linkctl", testARIPassword)
+	res, err := r.http.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		body, _ := io.ReadAll(res.Body)
+		t.Fatalf("%s %s: %d %s", method, path, res.StatusCode, body)
+	}
 }
 
 type ariChannel struct {
@@ -418,4 +458,69 @@ func newPhones(t *testing.T, ctx context.Context, sipAddr string) *phones {
 		}
 	}
 	return ps
+}
+
+// tcpProxy forwards loopback TCP to target; cut closes every connection and,
+// while blocked, new ones are closed at once (ARI unreachable).
+type tcpProxy struct {
+	addr, target string
+	ln           net.Listener
+	mu           sync.Mutex
+	conns        map[net.Conn]bool
+	blocked      bool
+}
+
+func startProxy(t *testing.T, target string) *tcpProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &tcpProxy{addr: ln.Addr().String(), target: target, ln: ln, conns: map[net.Conn]bool{}}
+	go p.serve()
+	t.Cleanup(func() { ln.Close(); p.cut(false) })
+	return p
+}
+
+func (p *tcpProxy) serve() {
+	for {
+		c, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		blocked := p.blocked
+		p.mu.Unlock()
+		if blocked {
+			c.Close()
+			continue
+		}
+		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		if err != nil {
+			c.Close()
+			continue
+		}
+		p.mu.Lock()
+		p.conns[c], p.conns[up] = true, true
+		p.mu.Unlock()
+		go func() { _, _ = io.Copy(up, c); up.Close(); c.Close() }()
+		go func() { _, _ = io.Copy(c, up); up.Close(); c.Close() }()
+	}
+}
+
+// cut closes every proxied connection; block keeps new ones out until unblock.
+func (p *tcpProxy) cut(block bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.blocked = block
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *tcpProxy) unblock() {
+	p.mu.Lock()
+	p.blocked = false
+	p.mu.Unlock()
 }

@@ -36,10 +36,9 @@ func legOf(rec callflow.CallRecord, role callflow.LegRole) string {
 	return ""
 }
 
-// driveToTransferRinging: the citizen calls 12345 over SIP, the 12345 agent's phone
-// answers, the agent presses *1 (RFC 4733), the 110 agent's phone rings; returns
-// once the store holds the pending transfer on disk.
-func driveToTransferRinging(t *testing.T, ctx context.Context, r *splitRig, ps *phones) *liveCall {
+// driveToTalking: the citizen calls 12345 over SIP and the 12345 agent's phone
+// answers; returns once the store and the switch show them bridged.
+func driveToTalking(t *testing.T, ctx context.Context, r *splitRig, ps *phones) *liveCall {
 	t.Helper()
 	type res struct {
 		c   *phone.Call
@@ -73,15 +72,38 @@ func driveToTransferRinging(t *testing.T, ctx context.Context, r *splitRig, ps *
 	eventually(t, "caller bridged with the 12345 agent", 5*time.Second, func() bool {
 		return slices.Equal(r.partners(lc.citizenCh), []string{lc.a12345Ch})
 	})
+	return lc
+}
 
-	if err := agent.SendDTMF("*1"); err != nil {
+// pressTransfer: the 12345 agent dials *1 on the phone (RFC 4733).
+func (lc *liveCall) pressTransfer(t *testing.T) time.Time {
+	t.Helper()
+	at := time.Now()
+	if err := lc.agent.SendDTMF("*1"); err != nil {
 		t.Fatalf("agent *1: %v", err)
 	}
+	return at
+}
+
+// waitIncoming110 returns the INVITE the 110 agent's phone got (already ringing).
+func waitIncoming110(t *testing.T, ps *phones) *phone.Incoming {
+	t.Helper()
 	select {
-	case lc.in110 = <-ps.incoming110:
+	case in := <-ps.incoming110:
+		return in
 	case <-time.After(10 * time.Second):
 		t.Fatal("the 110 agent's phone never rang after *1")
 	}
+	return nil
+}
+
+// driveToTransferRinging: talking, *1, the 110 agent's phone rings; returns once
+// the store holds the pending transfer on disk.
+func driveToTransferRinging(t *testing.T, ctx context.Context, r *splitRig, ps *phones) *liveCall {
+	t.Helper()
+	lc := driveToTalking(t, ctx, r, ps)
+	lc.pressTransfer(t)
+	lc.in110 = waitIncoming110(t, ps)
 	lc.beforeKill = r.record("holding the ringing transfer", 10*time.Second, func(c callflow.CallRecord) bool {
 		return c.ID == lc.id && c.State == callflow.StateTransferRinging.String() && len(c.Transfers) == 1 &&
 			c.Transfers[0].Outcome == callflow.OutcomePending && legOf(c, callflow.RoleAgent110) != ""
@@ -153,7 +175,7 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			r := newSplitRig(t, bin, nil)
+			r := newSplitRig(t, bin, rigOptions{})
 			ps := newPhones(t, ctx, r.sipAddr)
 			lc := driveToTransferRinging(t, ctx, r, ps)
 
@@ -240,7 +262,7 @@ func TestControllerRestartWithoutCalls(t *testing.T) {
 	bin := buildLinkctl(t, t.TempDir())
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	r := newSplitRig(t, bin, nil)
+	r := newSplitRig(t, bin, rigOptions{})
 	ps := newPhones(t, ctx, r.sipAddr)
 
 	// One finished call first, so the store has something a careless restart could touch.
