@@ -129,6 +129,28 @@ func assertCallerKeptUp(t *testing.T, r *splitRig, lc *liveCall) {
 	}
 }
 
+// assertCallerHearsWhileDown: with no controller running, the caller keeps hearing
+// the announcement or hold music the switch plays (never silence): half a second
+// of sound since down, and no silence longer than maxSilence in it.
+func assertCallerHearsWhileDown(t *testing.T, lc *liveCall, down time.Time) {
+	t.Helper()
+	const maxSilence = time.Second
+	audible := func(tl phone.Timeline) (d time.Duration) {
+		for _, s := range tl {
+			if !s.Silent {
+				d += s.End.Sub(s.Start)
+			}
+		}
+		return d
+	}
+	eventually(t, "caller hears the switch's announcement/MOH while the controller is down", 5*time.Second, func() bool {
+		return audible(lc.citizen.Heard().Since(down)) >= 500*time.Millisecond
+	})
+	if tl := lc.citizen.Heard().Since(down); tl.LongestSilence() > maxSilence {
+		t.Errorf("caller heard %s of silence while the controller was down: %s", tl.LongestSilence(), tl)
+	}
+}
+
 // endAndCheckClean: the citizen hangs up; the switch ends up empty and the record ended.
 func endAndCheckClean(t *testing.T, ctx context.Context, r *splitRig, lc *liveCall) callflow.CallRecord {
 	t.Helper()
@@ -179,8 +201,10 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 			ps := newPhones(t, ctx, r.sipAddr)
 			lc := driveToTransferRinging(t, ctx, r, ps)
 
+			down := time.Now()
 			r.ctl.kill(tt.stop)
 			assertCallerKeptUp(t, r, lc)
+			assertCallerHearsWhileDown(t, lc, down)
 			var a110 *phone.Call
 			if tt.answerWhileDown {
 				var err error
