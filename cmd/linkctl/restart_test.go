@@ -326,3 +326,142 @@ func TestControllerRestartWithoutCalls(t *testing.T) {
 		t.Errorf("store changed by a restart without calls: %+v", recs)
 	}
 }
+
+// TestControllerRestartDuringThreeWay: kill -9 while caller and both agents talk
+// in a three-way call; the restarted controller keeps the three together and the
+// hand-over key (*4) still works on the adopted call.
+func TestControllerRestartDuringThreeWay(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := newSplitRig(t, bin, rigOptions{})
+	ps := newPhones(t, ctx, r.sipAddr)
+	lc := driveToTalking(t, ctx, r, ps)
+	if err := lc.agent.SendDTMF("*3"); err != nil {
+		t.Fatal(err)
+	}
+	a110, err := waitIncoming110(t, ps).Answer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := r.record("in three-way", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateThreeWay.String() && legOf(c, callflow.RoleAgent110) != ""
+	})
+	lc.a110Ch = legOf(before, callflow.RoleAgent110)
+	three := []string{lc.a12345Ch, lc.a110Ch}
+	slices.Sort(three)
+	eventually(t, "three in one bridge", 5*time.Second, func() bool { return slices.Equal(r.partners(lc.citizenCh), three) })
+
+	r.ctl.kill(syscall.SIGKILL)
+	assertCallerKeptUp(t, r, lc)
+	r.startController()
+	rec := r.record("adopted as three-way", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateThreeWay.String() && c.Version > before.Version
+	})
+	if rec.ID != lc.id || !slices.Equal(r.partners(lc.citizenCh), three) {
+		t.Fatalf("after restart: record %s, caller's partners %v, want %v", rec.ID, r.partners(lc.citizenCh), three)
+	}
+
+	if err := lc.agent.SendDTMF("*4"); err != nil { // hand over to 110
+		t.Fatal(err)
+	}
+	eventually(t, "caller with the 110 agent after the hand-over", 10*time.Second, func() bool {
+		return slices.Equal(r.partners(lc.citizenCh), []string{lc.a110Ch})
+	})
+	rec = r.record("handed over", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateTalking.String() && len(c.Transfers) == 1 && c.Transfers[0].Outcome == callflow.OutcomeHandedOver
+	})
+	if rec.OwnerPlatform != callflow.Platform110 || a110.State() != phone.StateActive {
+		t.Errorf("after hand-over: owner %s, 110 agent %s", rec.OwnerPlatform, a110.State())
+	}
+	select {
+	case <-lc.agent.Done():
+	case <-time.After(10 * time.Second):
+		t.Error("12345 agent not released by the hand-over")
+	}
+	endAndCheckClean(t, ctx, r, lc)
+}
+
+// TestControllerRestartWhileAgentRings: kill -9 while the citizen's call rings the
+// 12345 agent (nobody answered yet). The restarted controller stops the ringing
+// nobody tracks, rings the group again, and the agent who answers gets the caller.
+func TestControllerRestartWhileAgentRings(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := newSplitRig(t, bin, rigOptions{})
+	ps := newPhones(t, ctx, r.sipAddr)
+	ring12345 := make(chan *phone.Incoming, 4)
+	ps.a12345.OnIncoming(func(in *phone.Incoming) { _ = in.Ring(); ring12345 <- in })
+
+	type res struct {
+		c   *phone.Call
+		err error
+	}
+	got := make(chan res, 1)
+	go func() {
+		c, err := ps.citizen.Call(ctx, "12345")
+		got <- res{c, err}
+	}()
+	var first *phone.Incoming
+	select {
+	case first = <-ring12345:
+	case <-time.After(10 * time.Second):
+		t.Fatal("12345 agent never rang")
+	}
+	before := r.record("routing", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateRouting.String() && legOf(c, callflow.RoleAgent12345) != ""
+	})
+
+	r.ctl.kill(syscall.SIGKILL)
+	r.startController()
+
+	select {
+	case <-first.Cancelled():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the ring nobody tracks any more was not cancelled")
+	}
+	var again *phone.Incoming
+	select {
+	case again = <-ring12345:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the restarted controller did not ring the group again")
+	}
+	agent, err := again.Answer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var citizen *phone.Call
+	select {
+	case rs := <-got:
+		if rs.err != nil {
+			t.Fatalf("citizen call: %v", rs.err)
+		}
+		citizen = rs.c
+	case <-time.After(10 * time.Second):
+		t.Fatal("citizen's call never answered")
+	}
+	rec := r.record("talking after the restart", 10*time.Second, func(c callflow.CallRecord) bool {
+		return c.State == callflow.StateTalking.String() && c.Version > before.Version
+	})
+	lc := &liveCall{id: rec.ID, citizenCh: legOf(rec, callflow.RoleCitizen), citizen: citizen, agent: agent}
+	var agentCh string
+	for _, l := range rec.Legs {
+		if l.Role == callflow.RoleAgent12345 && l.HungUp == nil {
+			agentCh = l.ChannelID
+		}
+	}
+	if rec.ID != before.ID || agentCh == "" || agentCh == legOf(before, callflow.RoleAgent12345) {
+		t.Errorf("record did not continue with a new agent leg: before %s legs %+v, after %s legs %+v", before.ID, before.Legs, rec.ID, rec.Legs)
+	}
+	eventually(t, "caller bridged with the agent who answered", 5*time.Second, func() bool {
+		return slices.Equal(r.partners(lc.citizenCh), []string{agentCh})
+	})
+	endAndCheckClean(t, ctx, r, lc)
+}
