@@ -14,5 +14,13 @@
 // call itself ended — stopping the controller leaves every channel up, and a
 // restarted controller adopts the stamped calls (recovery.go).
 //
+// Before dialling a transfer the controller reads the state of the target group's
+// endpoints (PBX.EndpointState; a trunk dial string "PJSIP/110@to110" is checked as
+// endpoint to110): when every one is offline the softkey is refused at once with a
+// zh-CN reason and the caller stays with the first agent (trunks.go). Inbound
+// X-Linkage-Flags are kept on the record and sent on with transfers; a restricted
+// flag (Options.RestrictedFlags) makes the call Confidential, and its transfer legs
+// towards 12345 then carry no 警单号, category or agent.
+//
 // It must not talk HTTP, SQL or SIP, and must not block on the record sink for long.
 package callflow

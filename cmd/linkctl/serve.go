@@ -82,7 +82,8 @@ func startNode(ctx context.Context, cfg *config.Config, log *zap.Logger, withSIP
 		return nil, err
 	}
 	n.pbx = pbx
-	ctl, err := callflow.New(pbx, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Sink: st, Logger: log.Named("callflow")})
+	ctl, err := callflow.New(pbx, callflow.Options{Config: cfg.Controller, Matters: cfg.Matters, Sink: st, Logger: log.Named("callflow"),
+		RestrictedFlags: cfg.Store.Confidentiality.RestrictedFlags})
 	if err != nil {
 		return nil, err
 	}
