@@ -259,6 +259,31 @@ func TestFaultsOverARI(t *testing.T) {
 			}
 			endAndCheckClean(t, ctx, r, lc)
 		}},
+		{"websocket closed mid-transfer, 110 busy during the gap", rigOptions{proxy: true}, func(t *testing.T, ctx context.Context, r *splitRig, ps *phones) {
+			lc := driveToTransferRinging(t, ctx, r, ps)
+			r.proxy.cut(true)
+			if err := lc.in110.Reject(486); err != nil {
+				t.Fatal(err)
+			}
+			eventually(t, "110 leg gone from the switch", 5*time.Second, func() bool {
+				chans, _ := r.switchState()
+				return !slices.ContainsFunc(chans, func(c ariChannel) bool { return c.ID == lc.a110Ch })
+			})
+			assertCallerKeptUp(t, r, lc)
+			r.proxy.unblock()
+			// The missed ChannelDestroyed is reconciled from the channel list after the reconnect.
+			eventually(t, "caller back with the 12345 agent", 15*time.Second, func() bool {
+				return slices.Equal(r.partners(lc.citizenCh), []string{lc.a12345Ch})
+			})
+			rec := r.record("settled", 10*time.Second, func(c callflow.CallRecord) bool {
+				return c.State == callflow.StateTalking.String() && len(c.Transfers) == 1 && c.Transfers[0].Outcome != callflow.OutcomePending
+			})
+			if rec.Transfers[0].Outcome == callflow.OutcomeCompleted || rec.OwnerPlatform != callflow.Platform12345 {
+				t.Errorf("after a refusal missed during the gap: owner %s transfer %+v", rec.OwnerPlatform, rec.Transfers[0])
+			}
+			t.Logf("refusal missed during the gap settled as %q (%s)", rec.Transfers[0].Outcome, rec.Transfers[0].Reason)
+			endAndCheckClean(t, ctx, r, lc)
+		}},
 		{"websocket closed mid-transfer, caller leaves during the gap", rigOptions{proxy: true}, func(t *testing.T, ctx context.Context, r *splitRig, ps *phones) {
 			lc := driveToTransferRinging(t, ctx, r, ps)
 			r.proxy.cut(true)
