@@ -1,7 +1,11 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -69,5 +73,38 @@ func TestSplitExamplesAgree(t *testing.T) {
 	}
 	if dialled == 0 {
 		t.Error("controller dials no agent")
+	}
+}
+
+// TestSwitchCommandRefusesBadInvocations: arguments and configs the switch
+// subcommand must refuse before binding anything.
+func TestSwitchCommandRefusesBadInvocations(t *testing.T) {
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(bad, []byte("switch:\n  listen: 0.0.0.0:8088\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		args      []string
+		wantUsage bool
+		wantText  string
+	}{
+		{"stray argument", []string{"switch", "now"}, true, `unexpected argument "now"`},
+		{"unknown flag", []string{"switch", "-port", "1"}, true, "flag provided but not defined"},
+		{"missing config file", []string{"switch", "-config", filepath.Join(t.TempDir(), "nope.yaml")}, false, "read config"},
+		{"ARI face off loopback", []string{"switch", "-config", bad}, false, "switch.listen"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			err := run(tt.args, &out, &errOut)
+			var ue usageError
+			if err == nil || errors.As(err, &ue) != tt.wantUsage || !strings.Contains(err.Error(), tt.wantText) {
+				t.Errorf("run %v: error %v (usage %v), want usage=%v containing %q", tt.args, err, errors.As(err, &ue), tt.wantUsage, tt.wantText)
+			}
+			if strings.Contains(out.String(), "ARI on") {
+				t.Errorf("switch started despite the bad invocation: %s", out.String())
+			}
+		})
 	}
 }
