@@ -189,6 +189,8 @@ func (cl *call) recover(m recoverMsg) {
 	}
 	if cl.caller == nil {
 		cl.log.Info("recovery: citizen gone; releasing the agents")
+		// A transfer the earlier record left pending ended with the caller.
+		cl.settlePending(OutcomeCallerGone, "市民在 linkctl 重启期间挂机", nil)
 		cl.end("recovered without citizen", OutcomeCallerGone)
 		return
 	}

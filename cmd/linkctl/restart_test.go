@@ -465,3 +465,36 @@ func TestControllerRestartWhileAgentRings(t *testing.T) {
 	})
 	endAndCheckClean(t, ctx, r, lc)
 }
+
+// TestControllerRestartAfterCallerLeft: the caller hangs up while the controller is
+// dead (kill -9 during a ringing transfer); the restarted controller releases the
+// first agent, cancels the 110 ringing and closes the record as caller-hangup.
+func TestControllerRestartAfterCallerLeft(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := newSplitRig(t, bin, rigOptions{})
+	ps := newPhones(t, ctx, r.sipAddr)
+	lc := driveToTransferRinging(t, ctx, r, ps)
+	r.ctl.kill(syscall.SIGKILL)
+	if err := lc.citizen.Hangup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "caller's channel gone from the switch", 5*time.Second, func() bool {
+		chans, _ := r.switchState()
+		return !slices.ContainsFunc(chans, func(c ariChannel) bool { return c.ID == lc.citizenCh })
+	})
+	r.startController()
+	select {
+	case <-lc.in110.Cancelled():
+	case <-time.After(10 * time.Second):
+		t.Error("110 phone still rings for a caller who left while the controller was down")
+	}
+	rec := callerGoneAllClean(t, r, lc)
+	if rec.ID != lc.id || rec.Version <= lc.beforeKill.Version || len(rec.Transfers) != 1 {
+		t.Errorf("record did not continue: %s v%d transfers %+v (before v%d)", rec.ID, rec.Version, rec.Transfers, lc.beforeKill.Version)
+	}
+}
