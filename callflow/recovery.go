@@ -298,6 +298,11 @@ func (cl *call) recover(m recoverMsg) {
 			cl.settlePending(OutcomeCompleted, "重启恢复：对方平台已接听，转接完成", cl.owner)
 		} else {
 			cl.settlePending(OutcomeFailed, "linkctl 重启，转接已回退", nil)
+			// The agent waited for 110 (emergency) or for the consultation: say it is off.
+			owner := cl.owner
+			_ = cl.cmd("failure notice", func(ctx context.Context) error {
+				return pbx.Play(ctx, owner.id, cl.ctl.newID("p"), cl.ctl.cfg.FailureNotice)
+			})
 		}
 	}
 	cl.rec.State = cl.state.String()

@@ -498,3 +498,59 @@ func TestControllerRestartAfterCallerLeft(t *testing.T) {
 		t.Errorf("record did not continue: %s v%d transfers %+v (before v%d)", rec.ID, rec.Version, rec.Transfers, lc.beforeKill.Version)
 	}
 }
+
+// TestControllerRestartWhileCallerStaysWithFirstAgent: kill -9 while 110 rings for
+// an emergency hand-over (*9) or a three-way consultation (*3), where the caller
+// keeps talking with the 12345 agent. The restarted controller cannot know how far
+// the ring got: it stops it, leaves caller and agent together, tells the agent
+// (failure notice) and records the transfer as failed.
+func TestControllerRestartWhileCallerStaysWithFirstAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	for _, tc := range []struct {
+		name, key string
+		ringing   callflow.CallState
+	}{
+		{"emergency", "*9", callflow.StateEmergencyRinging},
+		{"three-way consultation", "*3", callflow.StateConsultRinging},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			r := newSplitRig(t, bin, rigOptions{})
+			ps := newPhones(t, ctx, r.sipAddr)
+			lc := driveToTalking(t, ctx, r, ps)
+			if err := lc.agent.SendDTMF(tc.key); err != nil {
+				t.Fatal(err)
+			}
+			in := waitIncoming110(t, ps)
+			before := r.record(tc.ringing.String(), 10*time.Second, func(c callflow.CallRecord) bool {
+				return c.State == tc.ringing.String() && len(c.Transfers) == 1 && c.Transfers[0].Outcome == callflow.OutcomePending
+			})
+			r.ctl.kill(syscall.SIGKILL)
+			assertCallerKeptUp(t, r, lc)
+			restarted := time.Now()
+			r.startController()
+			select {
+			case <-in.Cancelled():
+			case <-time.After(10 * time.Second):
+				t.Error("110 still rings for a transfer nobody tracks")
+			}
+			rec := r.record("settled", 10*time.Second, func(c callflow.CallRecord) bool {
+				return c.State == callflow.StateTalking.String() && c.Transfers[0].Outcome != callflow.OutcomePending
+			})
+			if rec.ID != before.ID || rec.Transfers[0].Outcome != callflow.OutcomeFailed || rec.OwnerPlatform != callflow.Platform12345 {
+				t.Errorf("after restart: %s owner %s transfer %+v", rec.ID, rec.OwnerPlatform, rec.Transfers[0])
+			}
+			if !slices.Equal(r.partners(lc.citizenCh), []string{lc.a12345Ch}) {
+				t.Errorf("caller's partners %v, want the 12345 agent", r.partners(lc.citizenCh))
+			}
+			eventually(t, "12345 agent told (480 Hz notice) after the restart", 5*time.Second, func() bool {
+				return lc.agent.Heard().Since(restarted).Heard(480)
+			})
+			endAndCheckClean(t, ctx, r, lc)
+		})
+	}
+}
