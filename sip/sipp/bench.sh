@@ -4,6 +4,7 @@
 #
 #   sip/sipp/bench.sh                      # defaults: 500 relayed, 200 three-way, 1500 calls at 100 cps
 #   RELAY_CALLS=100 THREEWAY_CALLS=50 SETUP_CALLS=300 sip/sipp/bench.sh   # a quick run
+#   RELAY_CALLS=300 THREEWAY_CALLS=0 SETUP_CALLS=0 sip/sipp/bench.sh       # one run only (0 skips a run)
 #
 # Runs (one after the other, on one `linkctl serve`):
 #   relay     RELAY_CALLS concurrent citizen -> 12345 agent calls, relayed two-party;
@@ -15,7 +16,10 @@
 # with every call up, and CPU-ms per call over the run), RSS (peak, and growth
 # per call), RTP loss = 1 - audible frames counted at the agents / frames sent.
 # The agents' SDP names benchtool's RTP counter, so every agent leg's audio from
-# the switch is counted there. Loopback only; everything is killed on exit.
+# the switch is counted there, with the packets each leg got against its 50/s
+# clock (a switch that misses media ticks sends fewer). The sipp citizen's own
+# CPU is shown: on a small shared machine the load generator competes with the
+# switch. Loopback only; everything is killed on exit.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -110,6 +114,7 @@ RESULTS=()
 # run NAME CALLS RATE LEAD_MS LEGS AGENT12345_XML [AGENT110_XML]
 run() {
 	local name=$1 calls=$2 rate=$3 lead=$4 legs=$5 a12345=$6 a110=${7:-}
+	[ "$calls" -gt 0 ] || return 0
 	echo "== $name: $calls calls at $rate/s"
 	./benchtool count -listen "127.0.0.1:$SINK_PORT" -out "$name-rtp.txt" 2>/dev/null &
 	local counter=$!; pids+=("$counter")
@@ -129,10 +134,13 @@ run() {
 	local sampler=$!
 	sleep 1
 	local t0; t0=$(date +%s.%N)
-	sipp "${SIPP_COMMON[@]}" -sf "$TESTDATA/$scen" -p "$CITIZEN_PORT" -mp $((BASE_PORT + 400)) -s 12345 \
+	local TIMEFORMAT='%U %S %R'
+	{ time sipp "${SIPP_COMMON[@]}" -sf "$TESTDATA/$scen" -p "$CITIZEN_PORT" -mp $((BASE_PORT + 400)) -s 12345 \
 		-d "$lead" -r "$rate" -l "$calls" -m "$calls" -trace_stat -stf "$name-stat.csv" -fd 1 \
-		"127.0.0.1:$SIP_PORT" >"$name-citizen.out" 2>&1 || true
+		"127.0.0.1:$SIP_PORT" >"$name-citizen.out" 2>&1 || true; } 2>"$name-citizen.time"
 	local t1; t1=$(date +%s.%N)
+	# the load generator's own CPU (sipp citizen), % of one core over its run
+	local gen; gen=$(awk '{printf "%.0f%%", ($1+$2)/$3*100}' "$name-citizen.time")
 	sleep 1
 	touch "$name-proc.stop"; wait "$sampler" 2>/dev/null || true
 	wait "$uas1" 2>/dev/null || true
@@ -140,15 +148,16 @@ run() {
 	kill "$counter" 2>/dev/null || true; wait "$counter" 2>/dev/null || true
 
 	local ok failed; ok=$(stat "SuccessfulCall(C)" "$name-stat.csv"); failed=$(stat "FailedCall(C)" "$name-stat.csv")
-	local audio=0 packets=0 seqlost=0
+	local audio=0 packets=0 seqlost=0 clock=0
 	if [ -s "$name-rtp.txt" ]; then
 		audio=$(sed -n 's/.*audio_frames=\([0-9]*\).*/\1/p' "$name-rtp.txt")
 		packets=$(sed -n 's/.* packets=\([0-9]*\).*/\1/p' "$name-rtp.txt")
 		seqlost=$(sed -n 's/.*seq_lost=\([0-9]*\).*/\1/p' "$name-rtp.txt")
+		clock=$(sed -n 's/.*clock_frames=\([0-9]*\).*/\1/p' "$name-rtp.txt")
 	fi
 	# CPU: peak % of one core over any 5 s window; CPU-ms per call over the whole run. RSS: peak, growth per call.
 	awk -v hz="$HZ" -v calls="$calls" -v legs="$legs" -v frames="$FRAMES_PER_LEG" -v ok="$ok" -v failed="$failed" \
-		-v audio="$audio" -v packets="$packets" -v seqlost="$seqlost" -v name="$name" -v t0="$t0" -v t1="$t1" -v lead="$lead" '
+		-v audio="$audio" -v packets="$packets" -v seqlost="$seqlost" -v name="$name" -v t0="$t0" -v t1="$t1" -v lead="$lead" -v clock="$clock" -v gen="$gen" '
 		{ t[NR]=$1; c[NR]=$2; r[NR]=$3 }
 		END {
 			peak=0
@@ -164,7 +173,8 @@ run() {
 			fail=sprintf("%.2f%%", (ok+failed>0)? failed/(ok+failed)*100 : 100)
 			rate="-"
 			if (name=="setup") rate=sprintf("%.0f", ok/(t1-t0-lead/1000))
-			printf "%s|%d|%d|%d|%s|%s|%.0f%%|%.2f%%|%.1f|%.0f|%.0f|%s|%s|%d|%d\n", name, calls, ok, failed, fail, rate, peak, peak/(calls>0?calls:1), cpums, rss/1024, rsscall, got, loss, packets, seqlost
+			pace=(clock>0)? sprintf("%.2f%%", packets/clock*100) : "-"
+			printf "%s|%d|%d|%d|%s|%s|%.0f%%|%.2f%%|%.1f|%.0f|%.0f|%s|%s|%s|%d|%s\n", name, calls, ok, failed, fail, rate, peak, peak/(calls>0?calls:1), cpums, rss/1024, rsscall, got, loss, pace, seqlost, gen
 		}' "$name-proc.txt" >"$name-result.txt"
 	RESULTS+=("$(cat "$name-result.txt")")
 	cat "$name-result.txt"
@@ -180,7 +190,7 @@ run setup "$SETUP_CALLS" "$SETUP_RATE" 1000 0 bench_agent_uas.xml
 
 echo
 echo "linkctl SIP benchmark ($(nproc) cores, $(date -u +%Y-%m-%dT%H:%MZ), sipp $(sipp -v 2>&1 | awk '/SIPp v/ {print $2}'))"
-echo "| run | calls | ok | failed | failed % | setup calls/s | peak CPU (1 core = 100%) | CPU per concurrent call | CPU-ms per call | peak RSS MiB | RSS growth KiB/call | audible frames at agents / sent | RTP loss | RTP pkts at agents | seq gaps |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| run | calls | ok | failed | failed % | setup calls/s | peak CPU (1 core = 100%) | CPU per concurrent call | CPU-ms per call | peak RSS MiB | RSS growth KiB/call | audible frames at agents / sent | RTP loss | agent legs' packets vs 50/s | seq gaps | sipp citizen CPU |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 for r in "${RESULTS[@]}"; do echo "|${r//|/ | }|"; done
 echo "(work dir $WORK: sipp outputs, stats CSV, samples, serve.err)"

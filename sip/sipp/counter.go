@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	"github.com/pion/rtp"
 
@@ -24,6 +25,7 @@ type StreamCount struct {
 	Packets     uint64 // RTP packets received
 	AudioFrames uint64 // G.711 frames louder than silence (the relayed voice)
 	SeqLost     uint64 // sequence numbers skipped (RFC 3550 style, reordering ignored)
+	First, Last time.Time
 	firstSeq    uint16
 	maxSeq      uint16
 	started     bool
@@ -36,11 +38,14 @@ type Counts struct {
 	AudioFrames uint64
 	SeqLost     uint64
 	Malformed   uint64
+	// ClockFrames is how many 20 ms frames fit between each stream's first and
+	// last packet, summed: a sender that keeps its clock sends that many.
+	ClockFrames uint64
 }
 
 func (c Counts) String() string {
-	return fmt.Sprintf("streams=%d packets=%d audio_frames=%d seq_lost=%d malformed=%d",
-		c.Streams, c.Packets, c.AudioFrames, c.SeqLost, c.Malformed)
+	return fmt.Sprintf("streams=%d packets=%d audio_frames=%d seq_lost=%d malformed=%d clock_frames=%d",
+		c.Streams, c.Packets, c.AudioFrames, c.SeqLost, c.Malformed, c.ClockFrames)
 }
 
 // RTPCounter is the media sink of the benchmark's agents: their SDP names its
@@ -115,17 +120,18 @@ func (c *RTPCounter) loop() {
 			audible = peak(pcm) > audibleLevel
 		}
 		c.mu.Lock()
-		c.add(StreamKey{From: from, SSRC: pkt.SSRC}, pkt.SequenceNumber, audible)
+		c.add(StreamKey{From: from, SSRC: pkt.SSRC}, pkt.SequenceNumber, audible, time.Now())
 		c.mu.Unlock()
 	}
 }
 
-func (c *RTPCounter) add(k StreamKey, seq uint16, audible bool) {
+func (c *RTPCounter) add(k StreamKey, seq uint16, audible bool, at time.Time) {
 	s := c.streams[k]
 	if s == nil {
-		s = &StreamCount{}
+		s = &StreamCount{First: at}
 		c.streams[k] = s
 	}
+	s.Last = at
 	s.Packets++
 	if audible {
 		s.AudioFrames++
@@ -160,6 +166,7 @@ func (c *RTPCounter) Counts() Counts {
 		out.Packets += s.Packets
 		out.AudioFrames += s.AudioFrames
 		out.SeqLost += s.SeqLost
+		out.ClockFrames += uint64(s.Last.Sub(s.First)/(20*time.Millisecond)) + 1
 	}
 	return out
 }
