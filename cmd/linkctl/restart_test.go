@@ -187,11 +187,16 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 		answerWhileDown bool
 		wantOutcome     callflow.TransferOutcome
 		wantOwner       callflow.Platform
+		// crashes: the restarted controller is killed again this many times right
+		// after it connected (mid-recovery) before the one that stays.
+		crashes int
 	}{
-		{"kill -9 while 110 rings: rolled back to the 12345 agent", syscall.SIGKILL, false, callflow.OutcomeFailed, callflow.Platform12345},
-		{"kill -9 after 110 answered, before the caller moved: completed", syscall.SIGKILL, true, callflow.OutcomeCompleted, callflow.Platform110},
-		{"graceful stop (websocket closed) while 110 rings: rolled back", syscall.SIGTERM, false, callflow.OutcomeFailed, callflow.Platform12345},
-		{"graceful stop, 110 answers meanwhile: completed", syscall.SIGTERM, true, callflow.OutcomeCompleted, callflow.Platform110},
+		{"kill -9 while 110 rings: rolled back to the 12345 agent", syscall.SIGKILL, false, callflow.OutcomeFailed, callflow.Platform12345, 0},
+		{"kill -9 after 110 answered, before the caller moved: completed", syscall.SIGKILL, true, callflow.OutcomeCompleted, callflow.Platform110, 0},
+		{"graceful stop (websocket closed) while 110 rings: rolled back", syscall.SIGTERM, false, callflow.OutcomeFailed, callflow.Platform12345, 0},
+		{"graceful stop, 110 answers meanwhile: completed", syscall.SIGTERM, true, callflow.OutcomeCompleted, callflow.Platform110, 0},
+		{"kill -9 again during recovery (110 ringing)", syscall.SIGKILL, false, callflow.OutcomeFailed, callflow.Platform12345, 2},
+		{"kill -9 again during recovery (110 answered)", syscall.SIGKILL, true, callflow.OutcomeCompleted, callflow.Platform110, 2},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -219,6 +224,11 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 				assertCallerKeptUp(t, r, lc)
 			}
 
+			for i := 0; i < tt.crashes; i++ {
+				r.startController()
+				r.ctl.kill(syscall.SIGKILL)
+				assertCallerKeptUp(t, r, lc)
+			}
 			r.startController()
 
 			wantPartner := lc.a12345Ch
