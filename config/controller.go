@@ -96,13 +96,22 @@ func (s SoftkeyCodes) Map() map[string]string {
 	}
 }
 
+// Per-field defaults of a group and of the emergency target. A group written in
+// the file replaces the built-in one as a whole (YAML maps decode fresh values),
+// so the fields it leaves out are filled from these in validate.
+const (
+	defaultStrategy             = "ring-all"
+	defaultGroupRingTimeout     = Duration(20 * time.Second)
+	defaultEmergencyRingTimeout = Duration(60 * time.Second)
+)
+
 func (c *ControllerConfig) setDefaults() {
 	c.Entries = map[string]string{"12345": "12345", "110": "110"}
 	c.Groups = map[string]GroupConfig{
-		"12345": {Agents: []string{"Sim/a12345-1001", "Sim/a12345-1002"}, Strategy: "ring-all", RingTimeout: Duration(20 * time.Second)},
-		"110":   {Agents: []string{"Sim/a110-2001", "Sim/a110-2002"}, Strategy: "ring-all", RingTimeout: Duration(20 * time.Second)},
+		"12345": {Agents: []string{"Sim/a12345-1001", "Sim/a12345-1002"}, Strategy: defaultStrategy, RingTimeout: defaultGroupRingTimeout},
+		"110":   {Agents: []string{"Sim/a110-2001", "Sim/a110-2002"}, Strategy: defaultStrategy, RingTimeout: defaultGroupRingTimeout},
 	}
-	c.Emergency = EmergencyConfig{RingTimeout: Duration(60 * time.Second)}
+	c.Emergency = EmergencyConfig{RingTimeout: defaultEmergencyRingTimeout}
 	c.TransferRingTimeout = Duration(30 * time.Second)
 	c.AnnouncementTone = "tone:!950/330,!1400/330,!1800/330"
 	c.AnnouncementTo = map[string]string{"110": "sound:transfer-110", "12345": "sound:transfer-12345"}
@@ -115,7 +124,81 @@ func (c *ControllerConfig) setDefaults() {
 	c.TeardownTimeout = Duration(5 * time.Second)
 }
 
+// fillFieldDefaults gives a group or the emergency target the per-field default
+// of every field the file leaves out. A field written with an empty value stays
+// empty and is reported by validate.
+func (c *ControllerConfig) fillFieldDefaults(v *validator) {
+	for p, g := range c.Groups {
+		key := "controller.groups." + p
+		if g.Strategy == "" && !v.present(key+".strategy") {
+			g.Strategy = defaultStrategy
+		}
+		if g.RingTimeout == 0 && !v.present(key+".ring_timeout") {
+			g.RingTimeout = defaultGroupRingTimeout
+		}
+		c.Groups[p] = g
+	}
+	if c.Emergency.RingTimeout == 0 && !v.present("controller.emergency.ring_timeout") {
+		c.Emergency.RingTimeout = defaultEmergencyRingTimeout
+	}
+}
+
+// present reports whether the YAML file names key; without a file (an in-memory
+// configuration) nothing is present.
+func (v *validator) present(key string) bool {
+	if v.root == nil || len(v.root.Content) == 0 {
+		return false
+	}
+	n := v.root.Content[0]
+	for _, part := range splitKey(key) {
+		if n = lookup(n, part); n == nil {
+			return false
+		}
+	}
+	return true
+}
+
+// checkSimAgents reports Sim/NAME dial strings that name no switch.sim_endpoints
+// entry when the embedded switch is used: such a group would ring nobody.
+// PJSIP/ and other technologies are not checked (their phones register later).
+// Only agent lists the file writes are checked (all of them for an in-memory
+// configuration): a file that only changes the switch section keeps the built-in
+// demo groups, which a switch-only process never dials. A switch without any Sim
+// endpoint (switch-only or softphone-only) has the Sim technology off.
+func (c *ControllerConfig) checkSimAgents(v *validator, root *Config) {
+	if !root.ARI.Embedded || len(root.Switch.SimEndpoints) == 0 {
+		return
+	}
+	sims := map[string]bool{}
+	for _, s := range root.Switch.SimEndpoints {
+		sims[s.Name] = true
+	}
+	check := func(key string, agents []string) {
+		if v.root != nil && !v.present(key) {
+			return
+		}
+		for i, a := range agents {
+			tech, res, ok := strings.Cut(a, "/")
+			if !ok || !strings.EqualFold(tech, "Sim") {
+				continue
+			}
+			name, _, _ := strings.Cut(res, "/")
+			if !sims[name] {
+				v.add(fmt.Sprintf("%s[%d]", key, i), fmt.Sprintf("%s is not in switch.sim_endpoints (ari.embedded is true)", a))
+			}
+		}
+	}
+	for _, p := range []string{"12345", "110"} {
+		if g, ok := c.Groups[p]; ok {
+			check("controller.groups."+p+".agents", g.Agents)
+		}
+	}
+	check("controller.emergency.agents", c.Emergency.Agents)
+}
+
 func (c *ControllerConfig) validate(v *validator, root *Config) {
+	c.fillFieldDefaults(v)
+	c.checkSimAgents(v, root)
 	for entry, p := range c.Entries {
 		if p != "12345" && p != "110" {
 			v.add("controller.entries."+entry, fmt.Sprintf("platform %q unknown (want 12345 or 110)", p))
