@@ -195,6 +195,7 @@ type splitRig struct {
 	apiURL, dbPath    string
 	sw, ctl           *proc
 	starts            int
+	switchStarts      int
 	proxy             *tcpProxy
 	http              *http.Client
 }
@@ -222,9 +223,7 @@ func newSplitRig(t *testing.T, bin string, o rigOptions) *splitRig {
 		c.SIP.ListenTCP = ""
 		c.Log.Level = "debug"
 	})
-	r.sw = startProc(t, bin, dir, "switch", "switch", "-config", r.switchCfg)
-	line := r.sw.waitLine("ARI on ", 20*time.Second)
-	r.ariURL = strings.Fields(strings.SplitN(line, "ARI on ", 2)[1])[0]
+	r.startSwitch()
 	ctlARI := r.ariURL
 	if o.proxy {
 		u, err := url.Parse(r.ariURL)
@@ -252,6 +251,23 @@ func newSplitRig(t *testing.T, bin string, o rigOptions) *splitRig {
 	})
 	r.startController()
 	return r
+}
+
+// startSwitch starts (or restarts) `linkctl switch`; with a proxy, the proxy
+// follows it to its new ARI port.
+func (r *splitRig) startSwitch() {
+	r.t.Helper()
+	r.switchStarts++
+	r.sw = startProc(r.t, r.bin, r.dir, fmt.Sprintf("switch-%d", r.switchStarts), "switch", "-config", r.switchCfg)
+	line := r.sw.waitLine("ARI on ", 20*time.Second)
+	r.ariURL = strings.Fields(strings.SplitN(line, "ARI on ", 2)[1])[0]
+	if r.proxy != nil {
+		u, err := url.Parse(r.ariURL)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		r.proxy.retarget(u.Host)
+	}
 }
 
 // startController starts `linkctl serve` and waits until /readyz says ARI is connected.
@@ -391,15 +407,18 @@ func (r *splitRig) records() []callflow.CallRecord {
 	return out
 }
 
-// record waits for the single stored call record to satisfy cond.
+// record waits for the newest stored call record (the call in progress) to satisfy cond.
 func (r *splitRig) record(what string, within time.Duration, cond func(callflow.CallRecord) bool) callflow.CallRecord {
 	r.t.Helper()
 	var last []callflow.CallRecord
 	deadline := time.Now().Add(within)
 	for time.Now().Before(deadline) {
 		last = r.records()
-		if len(last) == 1 && cond(last[0]) {
-			return last[0]
+		if n := len(last); n > 0 {
+			newest := slices.MaxFunc(last, func(a, b callflow.CallRecord) int { return a.Started.Compare(b.Started) })
+			if cond(newest) {
+				return newest
+			}
 		}
 		time.Sleep(25 * time.Millisecond)
 	}
@@ -449,6 +468,13 @@ func newPhones(t *testing.T, ctx context.Context, sipAddr string) *phones {
 		_ = in.Ring()
 		ps.incoming110 <- in
 	})
+	ps.register(t, ctx)
+	return ps
+}
+
+// register (re-)registers the agent phones with the switch.
+func (ps *phones) register(t *testing.T, ctx context.Context) {
+	t.Helper()
 	for _, p := range []*phone.Phone{ps.a12345, ps.a110} {
 		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		err := p.Register(rctx)
@@ -457,7 +483,6 @@ func newPhones(t *testing.T, ctx context.Context, sipAddr string) *phones {
 			t.Fatalf("register %s: %v", p.User(), err)
 		}
 	}
-	return ps
 }
 
 // tcpProxy forwards loopback TCP to target; cut closes every connection and,
@@ -495,7 +520,10 @@ func (p *tcpProxy) serve() {
 			c.Close()
 			continue
 		}
-		up, err := net.DialTimeout("tcp", p.target, 2*time.Second)
+		p.mu.Lock()
+		target := p.target
+		p.mu.Unlock()
+		up, err := net.DialTimeout("tcp", target, 2*time.Second)
 		if err != nil {
 			c.Close()
 			continue
@@ -517,6 +545,13 @@ func (p *tcpProxy) cut(block bool) {
 		c.Close()
 		delete(p.conns, c)
 	}
+}
+
+// retarget sends new connections to target (a restarted switch).
+func (p *tcpProxy) retarget(target string) {
+	p.mu.Lock()
+	p.target = target
+	p.mu.Unlock()
 }
 
 func (p *tcpProxy) unblock() {

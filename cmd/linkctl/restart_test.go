@@ -564,3 +564,45 @@ func TestControllerRestartWhileCallerStaysWithFirstAgent(t *testing.T) {
 		})
 	}
 }
+
+// TestSwitchRestartUnderController: the PBX itself dies (kill -9 of `linkctl
+// switch`, as Asterisk crashing) and comes back empty on another ARI port. The
+// controller keeps running, reconnects with backoff, closes the calls that died
+// with the switch (record ended, every leg hung up) and takes new calls.
+func TestSwitchRestartUnderController(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real-process restart test skipped in -short mode")
+	}
+	bin := buildLinkctl(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	r := newSplitRig(t, bin, rigOptions{proxy: true})
+	ps := newPhones(t, ctx, r.sipAddr)
+	lost := driveToTalking(t, ctx, r, ps)
+
+	r.sw.kill(syscall.SIGKILL)
+	r.startSwitch()
+	rec := r.record("closed after the switch died", 20*time.Second, func(c callflow.CallRecord) bool {
+		return c.ID == lost.id && c.State == callflow.StateEnded.String() && c.Ended != nil
+	})
+	for _, l := range rec.Legs {
+		if l.HungUp == nil {
+			t.Errorf("leg %s (%s) of a call lost with the switch has no hang-up time", l.ChannelID, l.Role)
+		}
+	}
+	select {
+	case <-r.ctl.exited:
+		t.Fatal("controller exited when the switch died")
+	default:
+	}
+
+	ps.register(t, ctx)
+	lc := driveToTalking(t, ctx, r, ps)
+	if lc.id == lost.id {
+		t.Fatalf("new call reuses the lost call's id %s", lc.id)
+	}
+	endAndCheckClean(t, ctx, r, lc)
+	if n := len(r.records()); n != 2 {
+		t.Errorf("%d records, want the lost call and the new one", n)
+	}
+}
