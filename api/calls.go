@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -105,14 +106,23 @@ func (s *server) softkey(w http.ResponseWriter, r *http.Request, p Principal) {
 		writeError(w, e)
 		return
 	}
+	// The controller decides who may act (it knows which legs are connected now): the
+	// request names the agent, and the channel only when the desk sent one.
 	req := callflow.SoftkeyRequest{CallID: callID, ChannelID: b.ChannelID, Agent: agent, Key: callflow.Key(b.Key),
 		TicketID: b.TicketID, Category: b.Category, Emergency: b.Emergency, Source: callflow.SourceHTTP}
-	if req.ChannelID == "" && isLeg {
-		req.ChannelID = leg.ChannelID
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), s.opt.SoftkeyTimeout)
 	defer cancel()
 	res, err := s.opt.Controller.Softkey(ctx, req)
+	if errors.Is(err, callflow.ErrNotConnected) {
+		s.log.Warn("softkey refused: agent not connected", zap.String("call_id", callID), zap.String("channel_id", req.ChannelID),
+			zap.String("agent", agent), zap.String("key", b.Key), zap.String("token", p.Name), zap.Error(err))
+		zh := res.Reason
+		if zh == "" {
+			zh = "坐席 " + agent + " 未与市民通话，不能操作该通话"
+		}
+		writeError(w, newError(http.StatusForbidden, "not_connected", zh, "agent "+agent+" is not connected with the citizen of call "+callID, ""))
+		return
+	}
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("softkey %s on call %s: %w", b.Key, callID, err), zap.String("call_id", callID), zap.String("agent", agent))
 		return
@@ -158,15 +168,18 @@ func (s *server) checkCategory(b softkeyBody, leg callflow.Leg, isLeg bool) *api
 		return nil
 	}
 	if _, err := m.Lookup(string(dir), b.Category); err != nil {
-		return newError(http.StatusBadRequest, "unknown_category",
-			"事项分类 "+strconv.Quote(b.Category)+" 不在 "+string(dir)+" 转办清单中，可选："+strings.Join(m.Names(string(dir)), "、"),
-			err.Error(), "category")
+		return unknownCategory(b.Category, string(dir), m.Names(string(dir)))
 	}
 	return nil
 }
 
-// agentLeg finds the agent leg of rec that agent (id or endpoint) or channelID names.
+// agentLeg finds the agent leg of rec that agent (id or endpoint) or channelID names,
+// preferring a leg that answered and is still up. Any leg, even one that only rang,
+// counts: it says an agent took part (read access, filters, the matters direction),
+// never that the agent may act; the controller decides that.
 func agentLeg(rec callflow.CallRecord, agent, channelID string) (callflow.Leg, bool) {
+	var found callflow.Leg
+	ok := false
 	for _, l := range rec.Legs {
 		if l.Role == callflow.RoleCitizen {
 			continue
@@ -175,10 +188,15 @@ func agentLeg(rec callflow.CallRecord, agent, channelID string) (callflow.Leg, b
 			continue
 		}
 		if agent == "" || sameAgent(l, agent) {
-			return l, true
+			if l.Answered != nil && l.HungUp == nil {
+				return l, true
+			}
+			if !ok {
+				found, ok = l, true
+			}
 		}
 	}
-	return callflow.Leg{}, false
+	return found, ok
 }
 
 // sameAgent matches an agent id against a leg's agent or endpoint ("PJSIP/a110-2001"

@@ -26,7 +26,8 @@ func TestSoftkeyReachesController(t *testing.T) {
 		t.Fatalf("answer %d %s", a.status, a.raw)
 	}
 	got := ctl.requests()
-	want := callflow.SoftkeyRequest{CallID: "c1", ChannelID: "c1-a1", Agent: "a12345-1001", Key: "three-way",
+	// The agent is named, not a channel picked from the record: the controller finds the agent's connected leg.
+	want := callflow.SoftkeyRequest{CallID: "c1", Agent: "a12345-1001", Key: "three-way",
 		TicketID: "GD-77", Category: "社会治安类/盗砸抢骗", Source: "http"}
 	if len(got) != 1 || got[0] != want {
 		t.Fatalf("controller got %+v, want %+v", got, want)

@@ -35,10 +35,13 @@ type stack struct {
 	cfg *config.Config
 }
 
-func startStack(t *testing.T, ctx context.Context, tokens []config.APIToken) *stack {
+func startStack(t *testing.T, ctx context.Context, tokens []config.APIToken, mods ...func(*config.Config)) *stack {
 	t.Helper()
 	log := zap.NewNop()
 	cfg := scenario.Config()
+	for _, mod := range mods {
+		mod(cfg)
+	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
 	}

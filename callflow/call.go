@@ -14,7 +14,11 @@ import (
 type (
 	softkeyMsg struct {
 		req   SoftkeyRequest
-		reply chan SoftkeyResult
+		reply chan softkeyReply
+	}
+	softkeyReply struct {
+		res SoftkeyResult
+		err error // wraps ErrNotConnected when the presser may not act
 	}
 	timerMsg struct {
 		kind timerKind
@@ -150,7 +154,7 @@ func (cl *call) run() {
 	// Answer softkeys that raced with the end.
 	for _, m := range cl.box.take() {
 		if sk, ok := m.(softkeyMsg); ok {
-			sk.reply <- SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}
+			sk.reply <- softkeyReply{res: SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}}
 		}
 	}
 }
@@ -327,11 +331,11 @@ func (cl *call) flags() string { return cl.rec.InboundHeaders[HeaderFlags] }
 func (cl *call) handle(m any) {
 	switch e := m.(type) {
 	case softkeyMsg:
-		res := cl.softkey(e.req)
+		res, err := cl.softkey(e.req)
 		res.CallID = cl.id
 		res.State = cl.state.String()
 		cl.flush() // the record shows the press before the desk hears back
-		e.reply <- res
+		e.reply <- softkeyReply{res: res, err: err}
 	case timerMsg:
 		cl.timer(e)
 	case reconcileMsg:

@@ -281,7 +281,11 @@ func (c *Controller) LiveCalls() int {
 	return len(c.calls)
 }
 
-// Softkey delivers a softkey to its call and waits for the call's answer.
+// Softkey delivers a softkey to its call and waits for the call's answer. A key the
+// call refuses (wrong state, unknown category) is Accepted false with a zh-CN Reason
+// and a nil error; a press by an agent who is not connected with the citizen now
+// (only rang, hung up, not in the call) is refused with an error wrapping
+// ErrNotConnected, and the Reason says why in zh-CN.
 func (c *Controller) Softkey(ctx context.Context, req SoftkeyRequest) (SoftkeyResult, error) {
 	if _, ok := req.Key.input(); !ok {
 		return SoftkeyResult{Reason: fmt.Sprintf("未知的操作键 %q", req.Key)}, fmt.Errorf("softkey %q: %w", req.Key, ErrUnknownKey)
@@ -298,16 +302,16 @@ func (c *Controller) Softkey(ctx context.Context, req SoftkeyRequest) (SoftkeyRe
 	if cl == nil {
 		return SoftkeyResult{CallID: req.CallID, Reason: "找不到该通话（可能已结束）"}, fmt.Errorf("softkey %s for call %q channel %q: %w", req.Key, req.CallID, req.ChannelID, ErrCallNotFound)
 	}
-	reply := make(chan SoftkeyResult, 1)
+	reply := make(chan softkeyReply, 1)
 	cl.box.put(softkeyMsg{req: req, reply: reply})
 	select {
-	case res := <-reply:
-		return res, nil
+	case r := <-reply:
+		return r.res, r.err
 	case <-cl.ctx.Done():
 		// The call may have answered just before it ended.
 		select {
-		case res := <-reply:
-			return res, nil
+		case r := <-reply:
+			return r.res, r.err
 		default:
 		}
 		return SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}, fmt.Errorf("softkey %s: call %s ended: %w", req.Key, cl.id, ErrCallNotFound)

@@ -32,17 +32,53 @@ func failureOutcome(legs []*leg) (TransferOutcome, string) {
 	}
 }
 
-// agentLeg finds the agent leg a softkey came from.
-func (cl *call) agentLeg(req SoftkeyRequest) *leg {
-	if l := cl.legs[req.ChannelID]; l != nil && l.role != RoleCitizen {
-		return l
+// ErrNotConnected is returned by Softkey when the agent who pressed is not connected
+// with the citizen now (a leg that only rang, hung up, or an agent not in the call):
+// such an agent may not act on the call.
+var ErrNotConnected = errors.New("agent not connected with the citizen")
+
+// connected reports whether l is an agent leg talking with the citizen now: the owner
+// or, in a three-way, the other platform's agent; answered and not gone. During a
+// one-key transfer the owner (the first agent, who started it) stays connected until
+// the target answers, so that agent alone may cancel.
+func (cl *call) connected(l *leg) bool {
+	return l != nil && l.role != RoleCitizen && l.answered && !l.gone && (l == cl.owner || l == cl.other)
+}
+
+// sameAgent matches a requested agent id against a leg ("a110-2001" or "PJSIP/a110-2001").
+func (l *leg) sameAgent(agent string) bool {
+	return agent != "" && (l.agent == agent || l.endpoint == agent || agentName(l.endpoint) == agent)
+}
+
+// actingLeg finds the agent leg a softkey came from and checks that it may act: the
+// controller is the authority on who is connected with the citizen. A request that
+// names neither an agent nor an agent channel comes from in-process code (tests,
+// tools; the HTTP API always names one) and acts as the owner. The error wraps
+// ErrNotConnected and the reason is zh-CN for the agent.
+func (cl *call) actingLeg(req SoftkeyRequest) (*leg, string, error) {
+	l := cl.legs[req.ChannelID]
+	if l != nil && l.role == RoleCitizen {
+		l = nil // the caller's channel names the call, not who pressed
 	}
-	for _, l := range []*leg{cl.owner, cl.other} {
-		if l != nil && req.Agent != "" && (l.agent == req.Agent || l.endpoint == req.Agent) {
-			return l
+	switch {
+	case l == nil && req.Agent == "":
+		return cl.owner, "", nil
+	case l != nil && req.Agent != "" && !l.sameAgent(req.Agent):
+		return nil, "坐席与通话段不符，不能操作软按键",
+			fmt.Errorf("agent %q does not own channel %s: %w", req.Agent, l.id, ErrNotConnected)
+	case l == nil:
+		for _, c := range []*leg{cl.owner, cl.other} {
+			if cl.connected(c) && c.sameAgent(req.Agent) {
+				return c, "", nil
+			}
 		}
+		return nil, "坐席 " + req.Agent + " 未与市民通话，不能操作该通话",
+			fmt.Errorf("agent %q in call %s: %w", req.Agent, cl.id, ErrNotConnected)
+	case !cl.connected(l):
+		return nil, "坐席 " + l.agent + " 未与市民通话（未接听或已挂断），不能操作该通话",
+			fmt.Errorf("agent %q channel %s in call %s: %w", l.agent, l.id, cl.id, ErrNotConnected)
 	}
-	return cl.owner
+	return l, "", nil
 }
 
 func (cl *call) dtmf(e DTMFReceived) {
@@ -55,7 +91,7 @@ func (cl *call) dtmf(e DTMFReceived) {
 		return
 	}
 	l := cl.legs[e.ChannelID]
-	res := cl.softkey(SoftkeyRequest{CallID: cl.id, ChannelID: e.ChannelID, Agent: l.agent, Key: k, Source: SourceDTMF})
+	res, _ := cl.softkey(SoftkeyRequest{CallID: cl.id, ChannelID: e.ChannelID, Agent: l.agent, Key: k, Source: SourceDTMF})
 	if !res.Accepted && cl.state != StateEnded {
 		pbx := cl.ctl.pbx
 		_ = cl.cmd("refused notice", func(ctx context.Context) error {
@@ -73,7 +109,7 @@ func (cl *call) phoneTransfer(e TransferRequested) {
 		})
 		return
 	}
-	res := cl.softkey(SoftkeyRequest{CallID: cl.id, ChannelID: l.id, Agent: l.agent, Key: KeyTransfer, Source: SourceRefer})
+	res, _ := cl.softkey(SoftkeyRequest{CallID: cl.id, ChannelID: l.id, Agent: l.agent, Key: KeyTransfer, Source: SourceRefer})
 	state := "channel_progress"
 	if !res.Accepted || res.Duplicate {
 		state = "channel_declined"
@@ -83,15 +119,22 @@ func (cl *call) phoneTransfer(e TransferRequested) {
 	_ = cl.cmd("transfer progress", func(ctx context.Context) error { return cl.ctl.pbx.TransferProgress(ctx, l.id, state) })
 }
 
-// softkey validates and executes one softkey.
-func (cl *call) softkey(req SoftkeyRequest) (res SoftkeyResult) {
+// softkey validates and executes one softkey. A press by an agent not connected with
+// the citizen is refused with an error wrapping ErrNotConnected and is not recorded
+// as that agent's press (it is logged).
+func (cl *call) softkey(req SoftkeyRequest) (res SoftkeyResult, err error) {
 	at := time.Now()
 	key := req.Key
 	if key == KeyTransfer && req.Emergency {
 		key = KeyEmergency
 	}
 	in, _ := key.input()
-	from := cl.agentLeg(req)
+	from, reason, err := cl.actingLeg(req)
+	if err != nil {
+		cl.log.Warn("softkey refused: agent not connected", zap.String("key", string(key)), zap.String("agent", req.Agent),
+			zap.String("channel_id", req.ChannelID), zap.String("source", req.Source), zap.String("state", cl.state.String()), zap.Error(err))
+		return SoftkeyResult{Reason: reason}, err
+	}
 	agent := req.Agent
 	if agent == "" && from != nil {
 		agent = from.agent
@@ -110,26 +153,26 @@ func (cl *call) softkey(req SoftkeyRequest) (res SoftkeyResult) {
 	}()
 	// A double press of the action already running (or just done) acts once.
 	if dup, id := cl.isDuplicate(key, at); dup {
-		return SoftkeyResult{Accepted: true, Duplicate: true, TransferID: id, Reason: "操作已在处理中，重复按键已忽略"}
+		return SoftkeyResult{Accepted: true, Duplicate: true, TransferID: id, Reason: "操作已在处理中，重复按键已忽略"}, nil
 	}
 	if _, err := transition(cl.state, in); err != nil {
 		var te *TransitionError
 		errors.As(err, &te)
-		return SoftkeyResult{Reason: te.Reason}
+		return SoftkeyResult{Reason: te.Reason}, nil
 	}
 	switch key {
 	case KeyTransfer, KeyThreeWay, KeyEmergency:
-		return cl.startTransfer(key, req, from)
+		return cl.startTransfer(key, req, from), nil
 	case KeyCancel:
 		id := cl.xfer.id
 		cl.cancelTransfer()
-		return SoftkeyResult{Accepted: true, TransferID: id}
+		return SoftkeyResult{Accepted: true, TransferID: id}, nil
 	case KeyHandOver, KeyKeep, KeyUndetermined:
 		id := cl.rec.Transfers[cl.xfer.idx].ID
 		cl.resolve(key)
-		return SoftkeyResult{Accepted: true, TransferID: id}
+		return SoftkeyResult{Accepted: true, TransferID: id}, nil
 	}
-	return SoftkeyResult{Reason: "未知的操作键"}
+	return SoftkeyResult{Reason: "未知的操作键"}, nil
 }
 
 func (cl *call) isDuplicate(key Key, at time.Time) (bool, string) {
