@@ -57,7 +57,7 @@ func TestSoftkeyControllerAnswers(t *testing.T) {
 		{"refused", callflow.SoftkeyResult{Accepted: false, Reason: "转接振铃中，不能发起三方通话"}, nil, 409, "softkey_refused", "转接振铃中", ""},
 		{"duplicate accepted once", callflow.SoftkeyResult{Accepted: true, Duplicate: true, TransferID: "tr-9"}, nil, 200, "", "", ""},
 		{"call gone", callflow.SoftkeyResult{}, fmt.Errorf("call c1: %w", ErrNotFound), 404, "not_found", "未找到", ""},
-		{"category", callflow.SoftkeyResult{}, fmt.Errorf("transfer: %w", config.ErrUnknownCategory), 400, "unknown_category", "转办清单", ""},
+		{"category", callflow.SoftkeyResult{}, fmt.Errorf("transfer: %w", config.ErrUnknownCategory), 400, "unknown_category", "转办事项清单", ""},
 		{"pbx timeout", callflow.SoftkeyResult{}, fmt.Errorf("originate: %w", context.DeadlineExceeded), 504, "timeout", "超时", ""},
 		{"internal", callflow.SoftkeyResult{}, errors.New("ari password=hunter2 rejected"), 500, "internal", "内部错误", "hunter2"},
 	}

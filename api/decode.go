@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"unicode"
@@ -41,10 +42,13 @@ func decodeBytes(body []byte, v any) *apiError {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return newError(http.StatusBadRequest, "empty_body", "请求体为空，需要一个 JSON 对象", "empty body: a JSON object is required", "(body)")
 	}
+	if e := checkKeysAndText(body); e != nil {
+		return e
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(body, err)
+		return jsonError(body, err, v)
 	}
 	if dec.More() {
 		return newError(http.StatusBadRequest, "malformed_json", "JSON 对象之后还有多余内容", "unexpected data after the JSON object", "(body)")
@@ -55,7 +59,7 @@ func decodeBytes(body []byte, v any) *apiError {
 	return nil
 }
 
-func jsonError(body []byte, err error) *apiError {
+func jsonError(body []byte, err error, v any) *apiError {
 	var (
 		se *json.SyntaxError
 		te *json.UnmarshalTypeError
@@ -66,13 +70,16 @@ func jsonError(body []byte, err error) *apiError {
 			fmt.Sprintf("JSON 格式错误（第 %d 字节）", se.Offset),
 			fmt.Sprintf("malformed JSON at byte %d: %v", se.Offset, se), "(body)")
 	case errors.As(err, &te):
-		field := te.Field
-		if field == "" {
-			field = "(body)"
+		if te.Field == "" {
+			zh, en := describeObject(v)
+			return newError(http.StatusBadRequest, "wrong_type",
+				fmt.Sprintf("请求体应为 %s，实际为 %s", zh, jsonKindZH(te.Value)),
+				fmt.Sprintf("the body must be %s, got %s", en, jsonKindEN(te.Value)), "(body)")
 		}
+		zh, en := jsonTypeOf(te.Type)
 		return newError(http.StatusBadRequest, "wrong_type",
-			fmt.Sprintf("字段 %s 类型错误：应为 %s，实际为 %s", field, te.Type.String(), te.Value),
-			fmt.Sprintf("field %s: want %s, got %s", field, te.Type.String(), te.Value), field)
+			fmt.Sprintf("字段 %s 类型错误：应为%s，实际为%s", te.Field, zh, jsonKindZH(te.Value)),
+			fmt.Sprintf("field %s: want %s, got %s", te.Field, en, jsonKindEN(te.Value)), te.Field)
 	case errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF):
 		return newError(http.StatusBadRequest, "malformed_json", "JSON 不完整", "truncated JSON", "(body)")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -130,4 +137,193 @@ func checkText(fields ...textField) *apiError {
 		}
 	}
 	return nil
+}
+
+// describeObject says in plain words which JSON object a request body must be:
+// `JSON 对象 {"key", "ticket_id", …}` from the json tags of v's struct type.
+func describeObject(v any) (zh, en string) {
+	t := reflect.TypeOf(v)
+	for t != nil && t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t == nil || t.Kind() != reflect.Struct {
+		return "JSON 对象", "a JSON object"
+	}
+	var names []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !f.IsExported() || name == "-" {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		names = append(names, strconv.Quote(name))
+	}
+	list := "{" + strings.Join(names, ", ") + "}"
+	return "JSON 对象 " + list, "a JSON object " + list
+}
+
+// jsonTypeOf names the JSON type a Go field type accepts.
+func jsonTypeOf(t reflect.Type) (zh, en string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "字符串", "a string"
+	case reflect.Bool:
+		return "布尔值（true/false）", "a boolean (true/false)"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "整数", "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "数字", "a number"
+	case reflect.Slice, reflect.Array:
+		return "数组", "an array"
+	case reflect.Map, reflect.Struct:
+		if t.PkgPath() == "time" && t.Name() == "Time" {
+			return "RFC 3339 时间字符串", "an RFC 3339 time string"
+		}
+		return "JSON 对象", "a JSON object"
+	}
+	return "其他类型", "another type"
+}
+
+var jsonKinds = map[string][2]string{
+	"string": {"字符串", "a string"}, "number": {"数字", "a number"}, "bool": {"布尔值", "a boolean"},
+	"array": {"数组", "an array"}, "object": {"JSON 对象", "an object"}, "null": {"null", "null"},
+}
+
+// jsonKindZH / jsonKindEN name the JSON kind encoding/json reports in UnmarshalTypeError.Value
+// ("number 1e999" is a number out of range).
+func jsonKindZH(v string) string {
+	if k, ok := jsonKinds[v]; ok {
+		return k[0]
+	}
+	if strings.HasPrefix(v, "number ") {
+		return "超出范围的数字 " + strings.TrimPrefix(v, "number ")
+	}
+	return v
+}
+
+func jsonKindEN(v string) string {
+	if k, ok := jsonKinds[v]; ok {
+		return k[1]
+	}
+	if strings.HasPrefix(v, "number ") {
+		return "the out-of-range number " + strings.TrimPrefix(v, "number ")
+	}
+	return v
+}
+
+// jsonFrame is one open object or array while checkKeysAndText walks a body.
+type jsonFrame struct {
+	path   string
+	object bool
+	keys   map[string]bool
+	key    string // last key read (objects)
+	want   bool   // objects: the next token is a key
+	index  int    // arrays: index of the next element
+}
+
+// checkKeysAndText refuses what encoding/json would accept silently: a key given
+// twice in one object (the last would win) and invalid UTF-8 inside a string (it
+// would become U+FFFD). Both answers name the field. A body that is not valid
+// JSON passes here and is reported by the decoder.
+func checkKeysAndText(body []byte) *apiError {
+	bad := -1
+	if !utf8.Valid(body) {
+		for i := 0; i < len(body); {
+			r, n := utf8.DecodeRune(body[i:])
+			if r == utf8.RuneError && n <= 1 {
+				bad = i
+				break
+			}
+			i += n
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	var stack []*jsonFrame
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // end of body, or a syntax error the decoder will name
+		}
+		var top *jsonFrame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		_, isString := tok.(string)
+		isKey := isString && top != nil && top.object && top.want
+		if bad >= 0 && int64(bad) < dec.InputOffset() {
+			field := "(body)"
+			switch {
+			case isKey && top.path != "":
+				field = top.path
+			case !isKey && top != nil:
+				field = elemPath(top)
+			}
+			return newError(http.StatusBadRequest, "invalid_utf8",
+				fmt.Sprintf("字段 %s 含有无效的 UTF-8 字节（第 %d 字节）", field, bad),
+				fmt.Sprintf("field %s: invalid UTF-8 at byte %d", field, bad), field)
+		}
+		if isKey {
+			k, _ := tok.(string)
+			if top.keys[k] {
+				field := joinPath(top.path, k)
+				return newError(http.StatusBadRequest, "duplicate_field",
+					fmt.Sprintf("字段 %s 重复出现", field), fmt.Sprintf("field %s is given twice", field), field)
+			}
+			top.keys[k] = true
+			top.key, top.want = k, false
+			continue
+		}
+		if d, ok := tok.(json.Delim); ok && (d == '}' || d == ']') {
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 {
+				afterValue(stack[len(stack)-1])
+			}
+			continue
+		}
+		path := ""
+		if top != nil {
+			path = elemPath(top)
+		}
+		if d, ok := tok.(json.Delim); ok {
+			stack = append(stack, &jsonFrame{path: path, object: d == '{', keys: map[string]bool{}, want: d == '{'})
+			continue
+		}
+		if top != nil {
+			afterValue(top)
+		}
+	}
+}
+
+// elemPath is the path of the value about to be read in f.
+func elemPath(f *jsonFrame) string {
+	if f.object {
+		return joinPath(f.path, f.key)
+	}
+	return fmt.Sprintf("%s[%d]", f.path, f.index)
+}
+
+func afterValue(f *jsonFrame) {
+	if f.object {
+		f.want = true
+	} else {
+		f.index++
+	}
+}
+
+func joinPath(parent, key string) string {
+	if key == "" {
+		key = `""` // an empty key still needs naming
+	}
+	if parent == "" {
+		return key
+	}
+	return parent + "." + key
 }

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"linkctl/callflow"
 	"linkctl/config"
@@ -27,6 +30,9 @@ type apiError struct {
 	Message string `json:"message"` // zh-CN first, English after
 	Field   string `json:"field,omitempty"`
 	Need    string `json:"need_role,omitempty"` // 403: the role that would be allowed
+	// Valid lists the accepted values when there are too many for the message
+	// (unknown_category: the matters list of the direction).
+	Valid []string `json:"valid,omitempty"`
 }
 
 func (e *apiError) Error() string { return e.Code + ": " + e.Message }
@@ -36,6 +42,33 @@ func newError(status int, code, zh, en, field string) *apiError {
 }
 
 // errorClass is one row of the error map.
+// unknownCategory is the 400 for a category that is not in the matters list of
+// a direction: a short message, the list itself in Valid.
+func unknownCategory(category, direction string, valid []string) *apiError {
+	e := newError(http.StatusBadRequest, "unknown_category",
+		fmt.Sprintf("类别 %s 不在 %s 转办事项清单中，共 %d 项，见 valid", strconv.Quote(category), direction, len(valid)),
+		fmt.Sprintf("category %s is not in the %s matters list (%d entries, see valid)", strconv.Quote(category), direction, len(valid)),
+		"category")
+	e.Valid = valid
+	return e
+}
+
+// splitValid cuts a "…; valid: a, b, c" tail off an error text (config.Matters.Lookup
+// writes one) and returns the short text and the list.
+func splitValid(text string) (string, []string) {
+	head, tail, ok := strings.Cut(text, "; valid: ")
+	if !ok {
+		return text, nil
+	}
+	var valid []string
+	for _, v := range strings.Split(tail, ", ") {
+		if v = strings.TrimSpace(v); v != "" {
+			valid = append(valid, v)
+		}
+	}
+	return head, valid
+}
+
 type errorClass struct {
 	match  func(error) bool
 	status int
@@ -54,7 +87,7 @@ var errorMap = []errorClass{
 	{is(store.ErrIllegalTransition), http.StatusConflict, "illegal_transition", "当前状态不允许该操作"},
 	{is(ErrConflict), http.StatusConflict, "conflict", "状态冲突"},
 	{is(store.ErrConflict), http.StatusConflict, "conflict", "已存在"},
-	{is(config.ErrUnknownCategory), http.StatusBadRequest, "unknown_category", "事项分类不在转办清单中"},
+	{is(config.ErrUnknownCategory), http.StatusBadRequest, "unknown_category", "类别不在转办事项清单中"},
 	{is(callflow.ErrUnknownKey), http.StatusBadRequest, "invalid_field", "未知软按键"},
 	{is(ErrInvalid), http.StatusBadRequest, "invalid", "请求无效"},
 	{is(store.ErrInvalid), http.StatusBadRequest, "invalid", "请求无效"},
@@ -82,6 +115,13 @@ func classify(err error) *apiError {
 			switch {
 			case c.code == "unknown_category":
 				e.Field = "category"
+				text, valid := splitValid(err.Error())
+				e.Valid = valid
+				e.Message = c.zh
+				if len(valid) > 0 {
+					e.Message += fmt.Sprintf("，共 %d 项，见 valid", len(valid))
+				}
+				e.Message += " / " + text
 			case errors.Is(err, callflow.ErrUnknownKey):
 				e.Field = "key"
 			}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"testing"
 
 	"linkctl/callflow"
@@ -55,5 +56,31 @@ func TestErrorMap(t *testing.T) {
 				t.Fatalf("500 must not leak the cause: %q", e.Message)
 			}
 		})
+	}
+}
+
+// A controller error carrying the matters list (config.Matters.Lookup's text)
+// is answered with a short message and the list in Valid.
+func TestClassifyUnknownCategoryMovesListToValid(t *testing.T) {
+	m, err := config.LoadMatters("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, lookErr := m.Lookup("110->12345", "不存在")
+	if lookErr == nil {
+		t.Fatal("lookup of an unknown category succeeded")
+	}
+	e := classify(fmt.Errorf("softkey: %w", lookErr))
+	want := m.Names("110->12345")
+	if e.Code != "unknown_category" || e.Field != "category" || len(e.Valid) != len(want) {
+		t.Fatalf("classify = %s %s with %d valid, want %d", e.Code, e.Field, len(e.Valid), len(want))
+	}
+	for i := range want {
+		if e.Valid[i] != want[i] {
+			t.Fatalf("valid[%d] = %q, want %q", i, e.Valid[i], want[i])
+		}
+	}
+	if strings.Contains(e.Message, want[len(want)-1]) || !strings.Contains(e.Message, "见 valid") {
+		t.Fatalf("message %q", e.Message)
 	}
 }

@@ -85,9 +85,7 @@ func (s *server) validatePush(p Principal, b pushBody) *apiError {
 	if s.opt.Matters != nil {
 		if m := s.opt.Matters(); m != nil {
 			if _, err := m.Lookup(b.Direction, b.Category); err != nil {
-				return newError(http.StatusBadRequest, "unknown_category",
-					"事项分类 "+strconv.Quote(b.Category)+" 不在 "+b.Direction+" 转办清单中，可选："+strings.Join(m.Names(b.Direction), "、"),
-					err.Error(), "category")
+				return unknownCategory(b.Category, b.Direction, m.Names(b.Direction))
 			}
 		}
 	}
