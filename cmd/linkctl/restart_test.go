@@ -229,7 +229,9 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 				r.ctl.kill(syscall.SIGKILL)
 				assertCallerKeptUp(t, r, lc)
 			}
+			spawned := time.Now()
 			r.startController()
+			ready := time.Now()
 
 			wantPartner := lc.a12345Ch
 			if tt.answerWhileDown {
@@ -238,6 +240,9 @@ func TestControllerRestartMidTransfer(t *testing.T) {
 			eventually(t, "caller bridged with "+wantPartner+" after the restart", 10*time.Second, func() bool {
 				return slices.Equal(r.partners(lc.citizenCh), []string{wantPartner})
 			})
+			// Reported, not asserted: how long the caller waited on the switch's MOH.
+			t.Logf("controller down %s; process start to ready %s; ready to caller bridged %s",
+				spawned.Sub(down).Round(time.Millisecond), ready.Sub(spawned).Round(time.Millisecond), time.Since(ready).Round(time.Millisecond))
 			rec := r.record("settled after the restart", 10*time.Second, func(c callflow.CallRecord) bool {
 				return c.State == callflow.StateTalking.String() && len(c.Transfers) == 1 && c.Transfers[0].Outcome == tt.wantOutcome
 			})
