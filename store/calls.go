@@ -426,3 +426,74 @@ func (s *Store) publish(rec callflow.CallRecord) {
 		}
 	}
 }
+
+// UnfinishedCalls returns every call record whose newest version has not ended,
+// oldest first, the write buffer included. After a restart the controller closes
+// those whose channels are gone from the switch (outcome "interrupted"), so that no
+// record stays in progress forever and each one reaches the ticket systems.
+func (s *Store) UnfinishedCalls(ctx context.Context) ([]callflow.CallRecord, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT doc FROM calls WHERE ended_ms IS NULL`)
+	if err != nil {
+		return nil, fmt.Errorf("list unfinished calls: %w", err)
+	}
+	newest := map[string]callflow.CallRecord{}
+	for rows.Next() {
+		var doc string
+		if err := rows.Scan(&doc); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("list unfinished calls: %w", err)
+		}
+		var rec callflow.CallRecord
+		if err := json.Unmarshal([]byte(doc), &rec); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("decode unfinished call: %w", err)
+		}
+		newest[rec.ID] = rec
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("list unfinished calls: %w", err)
+	}
+	// Versions not yet written win over the database's when newer.
+	s.mu.Lock()
+	var buffered []callflow.CallRecord
+	for _, b := range s.pending {
+		buffered = append(buffered, b.rec)
+	}
+	for _, rec := range s.inflight {
+		buffered = append(buffered, rec)
+	}
+	s.mu.Unlock()
+	for _, rec := range buffered {
+		cur, ok := newest[rec.ID]
+		if ok && cur.Version >= rec.Version {
+			continue
+		}
+		if !ok {
+			// The database may hold a newer (ended) version of a record not listed.
+			var v int64
+			err := s.db.QueryRowContext(ctx, s.d.rebind(`SELECT version FROM calls WHERE id = ?`), rec.ID).Scan(&v)
+			switch {
+			case errors.Is(err, sql.ErrNoRows):
+			case err != nil:
+				return nil, fmt.Errorf("read call %s: %w", rec.ID, err)
+			case v >= rec.Version:
+				continue
+			}
+		}
+		newest[rec.ID] = rec
+	}
+	out := make([]callflow.CallRecord, 0, len(newest))
+	for _, rec := range newest {
+		if rec.Ended == nil {
+			out = append(out, rec)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !out[i].Started.Equal(out[j].Started) {
+			return out[i].Started.Before(out[j].Started)
+		}
+		return out[i].ID < out[j].ID
+	})
+	return out, nil
+}
