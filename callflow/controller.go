@@ -16,9 +16,12 @@ import (
 	"linkctl/config"
 )
 
-// RecordSource reads back a saved call record (implemented by the store).
+// RecordSource reads back saved call records (implemented by the store).
 type RecordSource interface {
 	GetCall(ctx context.Context, id string) (CallRecord, error)
+	// UnfinishedCalls lists the records whose newest version has not ended; after a
+	// restart the controller closes those whose channels are gone (interrupted).
+	UnfinishedCalls(ctx context.Context) ([]CallRecord, error)
 }
 
 // ErrCallNotFound is returned by Softkey when no live call matches the request.
@@ -61,6 +64,9 @@ type Controller struct {
 	keepEnded int
 	rr        map[Platform]int // round-robin position per group
 	restrict  map[string]bool  // restricted confidentiality flags
+
+	// swept: the records cut off by the last restart were closed (dispatcher only).
+	swept bool
 
 	wg sync.WaitGroup
 }
@@ -154,6 +160,14 @@ func (c *Controller) dispatch(ctx context.Context, ev Event) {
 	case Connected:
 		c.log.Info("pbx events connected", zap.Bool("reconnect", e.Reconnect))
 		c.recoverCalls(ctx)
+		if !c.swept {
+			// After recovery adopted what is still on the switch, close the rest.
+			open, err := c.closeInterrupted(ctx)
+			if err != nil {
+				c.log.Warn("closing calls cut off by the restart; will retry on the next connect", zap.Error(err))
+			}
+			c.swept = err == nil && open == 0
+		}
 		if e.Reconnect {
 			c.mu.Lock()
 			for _, cl := range c.calls {

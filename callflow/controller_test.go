@@ -40,6 +40,30 @@ func (s *recSink) GetCall(_ context.Context, id string) (CallRecord, error) {
 	return best, nil
 }
 
+// UnfinishedCalls returns the newest version of each call that has not ended.
+func (s *recSink) UnfinishedCalls(context.Context) ([]CallRecord, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	newest := map[string]CallRecord{}
+	var order []string
+	for _, r := range s.recs {
+		cur, ok := newest[r.ID]
+		if !ok {
+			order = append(order, r.ID)
+		}
+		if !ok || r.Version >= cur.Version {
+			newest[r.ID] = r
+		}
+	}
+	var out []CallRecord
+	for _, id := range order {
+		if r := newest[id]; r.Ended == nil {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
 func (s *recSink) SaveCall(r CallRecord) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()

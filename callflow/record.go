@@ -79,6 +79,7 @@ const (
 	OutcomeKept         TransferOutcome = "kept"          // three-way: first platform keeps the caller
 	OutcomeUndetermined TransferOutcome = "undetermined"  // three-way: no agreement, first-receiving platform keeps it
 	OutcomeFailed       TransferOutcome = "failed"        // PBX error; caller stays with first agent
+	OutcomeInterrupted  TransferOutcome = "interrupted"   // linkctl died and the call's channels were gone after the restart
 )
 
 // CallRecord is everything known about one citizen call, end to end (全程可溯).
