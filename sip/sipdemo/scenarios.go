@@ -65,6 +65,7 @@ func oneKeyAnswered(s *Step) {
 	if tl := c.Heard().Between(pressed.Add(500*time.Millisecond), time.Now()); tl.Heard(Tone12345) || tl.Heard(Tone110) {
 		s.Errorf("while 110 rang the citizen heard an agent: %s", tl)
 	}
+	s.audible(c, "announcement (正在为您转接110) then hold music", pressed.Add(300*time.Millisecond), time.Now())
 	b := s.answer(Agent110, in)
 	s.waitHear("citizen", c, Tone110)
 	s.neverSilent(c, "transfer until 110 answered", pressed, time.Now())

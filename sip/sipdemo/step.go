@@ -219,6 +219,22 @@ func (s *Step) neverSilent(c *phone.Call, what string, from, to time.Time) {
 	s.Notef("%s: longest silence %v over %.1fs (%s)", what, longest, to.Sub(from).Seconds(), tl)
 }
 
+// audible checks the citizen heard sound (not silence) for at least 80 % of
+// [from, to): the spoken announcement and the hold music carry no tone of their own.
+func (s *Step) audible(c *phone.Call, what string, from, to time.Time) {
+	var sound time.Duration
+	for _, seg := range c.Heard().Between(from, to) {
+		if !seg.Silent {
+			sound += seg.End.Sub(seg.Start)
+		}
+	}
+	if span := to.Sub(from); sound*5 < span*4 {
+		s.Errorf("%s: the citizen heard sound for only %v of %v", what, sound.Round(time.Millisecond), span.Round(time.Millisecond))
+		return
+	}
+	s.Notef("%s: the citizen heard sound for %v of %v", what, sound.Round(time.Millisecond), to.Sub(from).Round(time.Millisecond))
+}
+
 func (s *Step) record(id string) callflow.CallRecord {
 	r, ok := s.env.Controller.Call(id)
 	if !ok {
