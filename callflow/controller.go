@@ -51,6 +51,7 @@ type Controller struct {
 	cfg     config.ControllerConfig
 	log     *zap.Logger
 	sink    RecordSink
+	saver   *saver
 	history RecordSource
 	matters atomic.Pointer[config.Matters]
 	prefix  string
@@ -96,6 +97,7 @@ func New(pbx PBX, opts Options) (*Controller, error) {
 	_, _ = rand.Read(rnd[:])
 	c := &Controller{
 		pbx: pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink, history: opts.History,
+		saver:     newSaver(opts.Sink, opts.Logger),
 		prefix:    "lk" + hex.EncodeToString(rnd[:]),
 		calls:     map[string]*call{},
 		byChannel: map[string]*call{},
@@ -130,7 +132,18 @@ func (c *Controller) Matters() *config.Matters { return c.matters.Load() }
 // Run dispatches PBX events until ctx ends or the event stream closes. Calls keep
 // their channels when Run ends: a restarted controller finds them again.
 func (c *Controller) Run(ctx context.Context) error {
-	defer c.wg.Wait()
+	// Held record versions are retried until every call goroutine has returned.
+	saverCtx, stopSaver := context.WithCancel(context.WithoutCancel(ctx))
+	saverDone := make(chan struct{})
+	go func() {
+		defer close(saverDone)
+		c.saver.run(saverCtx)
+	}()
+	defer func() {
+		c.wg.Wait()
+		stopSaver()
+		<-saverDone
+	}()
 	events := c.pbx.Events()
 	for {
 		select {
@@ -255,11 +268,7 @@ func (c *Controller) publish(rec CallRecord, ended bool) {
 		}
 	}
 	c.mu.Unlock()
-	if c.sink != nil {
-		if err := c.sink.SaveCall(rec); err != nil {
-			c.log.Warn("record sink failed", zap.String("call_id", rec.ID), zap.Error(err))
-		}
-	}
+	c.saver.save(rec) // a refused version is held and retried, never dropped
 }
 
 // Call returns the latest version of a call record (live or recently ended).

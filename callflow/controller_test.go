@@ -2,9 +2,12 @@ package callflow
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,7 +25,12 @@ const (
 type recSink struct {
 	mu   sync.Mutex
 	recs []CallRecord
+	// full makes SaveCall refuse, as the store does when its write buffer is full.
+	full    atomic.Bool
+	refused atomic.Int64
 }
+
+var errSinkFull = errors.New("write buffer full")
 
 // GetCall returns the highest version saved (the store's contract), as History.
 func (s *recSink) GetCall(_ context.Context, id string) (CallRecord, error) {
@@ -65,6 +73,10 @@ func (s *recSink) UnfinishedCalls(context.Context) ([]CallRecord, error) {
 }
 
 func (s *recSink) SaveCall(r CallRecord) error {
+	if s.full.Load() {
+		s.refused.Add(1)
+		return fmt.Errorf("save call %s v%d: %w", r.ID, r.Version, errSinkFull)
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.recs = append(s.recs, r)
