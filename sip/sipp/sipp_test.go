@@ -155,57 +155,66 @@ func registerAgent(t *testing.T, ctx context.Context, bin, dir, registrar, user 
 	r.wait(t, 15*time.Second)
 }
 
-// One-key transfer with three sipp processes as the phones: the citizen (UAC)
-// calls 12345; the 12345 agent (UAS, registered with digest) answers and presses
-// *1 as RFC 2833 telephone-events; the 110 agent (UAS, registered) checks the
-// X-Linkage-* headers of its INVITE and answers; the citizen hangs up. The call
-// record must show the DTMF softkey and the completed transfer, and the call id
-// sipp read from the header must be the record's.
-func TestSippOneKeyTransfer(t *testing.T) {
+// sippCall is one citizen call played by three sipp processes.
+type sippCall struct {
+	agent12345 string            // UAS scenario of the 12345 agent
+	pcaps      map[string]string // file in sipp's directory -> testdata pcap
+	holdMs     int               // how long the citizen stays on
+}
+
+// linkage is what sipp, as the 110 agent, read from its INVITE's headers.
+type linkage struct{ callID, origin, agent, mode, category, emergency string }
+
+// run registers the two agents with sipp's digest auth, starts the 110 agent
+// (checks the X-Linkage-* headers), the 12345 agent and the citizen, waits for
+// all three to succeed, and returns the ended call's record and the headers.
+func (sc sippCall) run(t *testing.T) (callflow.CallRecord, linkage) {
+	t.Helper()
 	bin := sippBinary(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	env, err := sipdemo.Start(ctx, nil, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), sipdemo.Options{NoPhones: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer env.Close()
+	t.Cleanup(env.Close)
 	registrar := env.SIP.UDPAddr().String()
 	dir := t.TempDir()
-	pcap, err := os.ReadFile(filepath.Join("testdata", "dtmf_star1.pcap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "softkey.pcap"), pcap, 0o644); err != nil {
-		t.Fatal(err)
+	for name, src := range sc.pcaps {
+		data, err := os.ReadFile(filepath.Join("testdata", src))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	p12345, p110 := freeUDPPort(t), freeUDPPort(t)
 	registerAgent(t, ctx, bin, dir, registrar, sipdemo.Agent12345, p12345)
 	registerAgent(t, ctx, bin, dir, registrar, sipdemo.Agent110, p110)
 	for _, u := range []string{sipdemo.Agent12345, sipdemo.Agent110} {
-		if contact, ok := env.SIP.Registered(u); !ok {
+		contact, ok := env.SIP.Registered(u)
+		if !ok {
 			t.Fatalf("%s not registered after sipp's REGISTER", u)
-		} else {
-			t.Logf("%s registered at %s", u, contact)
 		}
+		t.Logf("%s registered at %s", u, contact)
 	}
 
 	agent110 := startSipp(t, ctx, bin, "110 agent", dir, "-sf", scenarioPath(t, "agent110_uas.xml"),
 		"-p", fmt.Sprint(p110), "-mp", fmt.Sprint(freeUDPPort(t)), "-m", "1", "-trace_logs")
-	agent12345 := startSipp(t, ctx, bin, "12345 agent", dir, "-sf", scenarioPath(t, "agent12345_uas.xml"),
+	agent12345 := startSipp(t, ctx, bin, "12345 agent", dir, "-sf", scenarioPath(t, sc.agent12345),
 		"-p", fmt.Sprint(p12345), "-mp", fmt.Sprint(freeUDPPort(t)), "-m", "1")
 	time.Sleep(300 * time.Millisecond) // the UAS processes bind their ports
 	citizen := startSipp(t, ctx, bin, "citizen", dir, "-sf", scenarioPath(t, "citizen_uac.xml"),
-		"-p", fmt.Sprint(freeUDPPort(t)), "-mp", fmt.Sprint(freeUDPPort(t)), "-s", "12345", "-d", "8000", "-m", "1", registrar)
-
+		"-p", fmt.Sprint(freeUDPPort(t)), "-mp", fmt.Sprint(freeUDPPort(t)), "-s", "12345", "-d", fmt.Sprint(sc.holdMs), "-m", "1", registrar)
 	var wg sync.WaitGroup
 	for _, r := range []*sippRun{citizen, agent12345, agent110} {
 		wg.Go(func() { r.wait(t, 60*time.Second) })
 	}
 	wg.Wait()
 	if t.Failed() {
-		return
+		t.FailNow()
 	}
 
 	var rec callflow.CallRecord
@@ -222,19 +231,6 @@ func TestSippOneKeyTransfer(t *testing.T) {
 	var timeline bytes.Buffer
 	callflow.WriteTimeline(&timeline, rec)
 	t.Logf("call record:\n%s", timeline.String())
-	if len(rec.Transfers) != 1 {
-		t.Fatalf("%d transfers, want 1", len(rec.Transfers))
-	}
-	tr := rec.Transfers[0]
-	if tr.Outcome != callflow.OutcomeCompleted || tr.Mode != callflow.ModeOneKey || tr.Direction != callflow.Dir12345To110 || tr.Answered == nil {
-		t.Errorf("transfer %+v, want a completed one-key 12345->110", tr)
-	}
-	if len(rec.Softkeys) == 0 || rec.Softkeys[0].Source != callflow.SourceDTMF || rec.Softkeys[0].Key != string(callflow.KeyTransfer) {
-		t.Errorf("softkeys %+v, want the transfer key pressed by DTMF", rec.Softkeys)
-	}
-	if rec.OwnerPlatform != callflow.Platform110 || len(rec.Legs) != 3 {
-		t.Errorf("owner %s with %d legs, want 110 with 3", rec.OwnerPlatform, len(rec.Legs))
-	}
 
 	logs, _ := filepath.Glob(filepath.Join(dir, "agent110_uas_*_logs.log"))
 	if len(logs) != 1 {
@@ -249,7 +245,60 @@ func TestSippOneKeyTransfer(t *testing.T) {
 		t.Fatalf("110 agent's sipp log has no linkage line:\n%s", data)
 	}
 	t.Logf("sipp as the 110 agent received: %s", m[0])
-	if m[1] != rec.ID || m[2] != "12345" || m[3] != sipdemo.Agent12345 || m[4] != string(callflow.ModeOneKey) || m[5] != tr.Category || m[6] != "0" {
-		t.Errorf("110 INVITE headers %q do not match the record (id %s, category %s)", m[1:], rec.ID, tr.Category)
+	return rec, linkage{m[1], m[2], m[3], m[4], m[5], m[6]}
+}
+
+// One-key transfer with three sipp processes as the phones: the citizen (UAC)
+// calls 12345; the 12345 agent (UAS, registered with digest) answers and presses
+// *1 as RFC 2833 telephone-events; the 110 agent (UAS, registered) checks the
+// X-Linkage-* headers of its INVITE and answers; the citizen hangs up. The call
+// record must show the DTMF softkey and the completed transfer, and the call id
+// sipp read from the header must be the record's.
+func TestSippOneKeyTransfer(t *testing.T) {
+	rec, got := sippCall{agent12345: "agent12345_uas.xml", pcaps: map[string]string{"softkey.pcap": "dtmf_star1.pcap"}, holdMs: 8000}.run(t)
+	if len(rec.Transfers) != 1 {
+		t.Fatalf("%d transfers, want 1", len(rec.Transfers))
+	}
+	tr := rec.Transfers[0]
+	if tr.Outcome != callflow.OutcomeCompleted || tr.Mode != callflow.ModeOneKey || tr.Direction != callflow.Dir12345To110 || tr.Answered == nil {
+		t.Errorf("transfer %+v, want a completed one-key 12345->110", tr)
+	}
+	if len(rec.Softkeys) == 0 || rec.Softkeys[0].Source != callflow.SourceDTMF || rec.Softkeys[0].Key != string(callflow.KeyTransfer) {
+		t.Errorf("softkeys %+v, want the transfer key pressed by DTMF", rec.Softkeys)
+	}
+	if rec.OwnerPlatform != callflow.Platform110 || len(rec.Legs) != 3 {
+		t.Errorf("owner %s with %d legs, want 110 with 3", rec.OwnerPlatform, len(rec.Legs))
+	}
+	want := linkage{rec.ID, "12345", sipdemo.Agent12345, string(callflow.ModeOneKey), tr.Category, "0"}
+	if got != want {
+		t.Errorf("110 INVITE headers %+v, want %+v", got, want)
+	}
+}
+
+// Three-way call with sipp phones: the 12345 agent presses *3, the 110 agent
+// joins (three-party mixing), then the 12345 agent presses *4 and leaves; the
+// citizen stays with the 110 agent until hanging up.
+func TestSippThreeWayHandOver(t *testing.T) {
+	rec, got := sippCall{agent12345: "agent12345_threeway_uas.xml",
+		pcaps: map[string]string{"softkey.pcap": "dtmf_star3.pcap", "softkey2.pcap": "dtmf_star4.pcap"}, holdMs: 10000}.run(t)
+	if len(rec.Transfers) != 1 {
+		t.Fatalf("%d transfers, want 1", len(rec.Transfers))
+	}
+	tr := rec.Transfers[0]
+	if tr.Outcome != callflow.OutcomeHandedOver || tr.Mode != callflow.ModeThreeWay || tr.Answered == nil || rec.OwnerPlatform != callflow.Platform110 {
+		t.Errorf("transfer %+v owner %s, want a three-way handed over to 110", tr, rec.OwnerPlatform)
+	}
+	var keys []string
+	for _, k := range rec.Softkeys {
+		if k.Source == callflow.SourceDTMF && k.Accepted {
+			keys = append(keys, k.Key)
+		}
+	}
+	if strings.Join(keys, ",") != string(callflow.KeyThreeWay)+","+string(callflow.KeyHandOver) {
+		t.Errorf("accepted DTMF softkeys %v, want three-way then hand-over", keys)
+	}
+	want := linkage{rec.ID, "12345", sipdemo.Agent12345, string(callflow.ModeThreeWay), tr.Category, "0"}
+	if got != want {
+		t.Errorf("110 INVITE headers %+v, want %+v", got, want)
 	}
 }
