@@ -32,6 +32,8 @@ type Config struct {
 	API APIConfig `yaml:"api"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
+	// Shutdown configures what SIGTERM/SIGINT do with live calls (see shutdown.go).
+	Shutdown ShutdownConfig `yaml:"shutdown"`
 
 	// Matters is the transfer matters list, loaded from Controller.MattersFile
 	// (or the built-in copy of the policy's 130 rows).
@@ -110,6 +112,7 @@ func Default() *Config {
 	c.Controller.setDefaults()
 	c.Store.setDefaults()
 	c.API.setDefaults()
+	c.Shutdown.setDefaults()
 	return c
 }
 
@@ -186,6 +189,7 @@ func (c *Config) validate(v *validator) {
 	c.Controller.validate(v, c)
 	c.Store.validate(v)
 	c.API.validate(v)
+	c.Shutdown.validate(v)
 	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 }
 
