@@ -3,7 +3,6 @@ package callflow
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -93,12 +92,14 @@ func New(pbx PBX, opts Options) (*Controller, error) {
 	if opts.KeepEnded <= 0 {
 		opts.KeepEnded = 10000
 	}
-	var rnd [3]byte
-	_, _ = rand.Read(rnd[:])
+	prefix, err := newIDPrefix(time.Now(), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("callflow: %w", err)
+	}
 	c := &Controller{
-		pbx: pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink, history: opts.History,
+		prefix: prefix,
+		pbx:    pbx, cfg: opts.Config, log: opts.Logger, sink: opts.Sink, history: opts.History,
 		saver:     newSaver(opts.Sink, opts.Logger),
-		prefix:    "lk" + hex.EncodeToString(rnd[:]),
 		calls:     map[string]*call{},
 		byChannel: map[string]*call{},
 		records:   map[string]CallRecord{},
@@ -226,10 +227,6 @@ func (c *Controller) dispatch(ctx context.Context, ev Event) {
 	if cl != nil {
 		cl.box.put(ev)
 	}
-}
-
-func (c *Controller) newID(kind string) string {
-	return fmt.Sprintf("%s-%s%d", c.prefix, kind, c.seq.Add(1))
 }
 
 // route sends the events of a channel id to a call. It is called before the command
