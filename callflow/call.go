@@ -134,6 +134,12 @@ func (cl *call) run() {
 	cl.log.Info("call started", zap.String("platform", string(cl.rec.FirstPlatform)))
 	cl.begin()
 	cl.flush()
+	cl.loop()
+}
+
+// loop is the call's one event loop (new and adopted calls): it handles messages
+// until the call ends or the controller stops, publishing after each batch.
+func (cl *call) loop() {
 	for cl.state != StateEnded {
 		select {
 		case <-cl.ctx.Done():

@@ -133,21 +133,7 @@ func (c *Controller) adopt(parent context.Context, id string, legs []foundLeg, b
 
 func (cl *call) runRecovered() {
 	cl.log.Info("adopting call after restart")
-	for cl.state != StateEnded {
-		select {
-		case <-cl.ctx.Done():
-			cl.stopTimers()
-			return
-		case <-cl.box.signal:
-			for _, m := range cl.box.take() {
-				cl.handle(m)
-				if cl.state == StateEnded {
-					break
-				}
-			}
-			cl.flush()
-		}
-	}
+	cl.loop() // its first message rebuilds the call (recoverMsg)
 }
 
 // recover rebuilds the call's state from what the switch holds and settles any
