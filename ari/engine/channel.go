@@ -121,6 +121,10 @@ func (e *Engine) Inbound(call InboundCall) (ChannelControl, error) {
 	if t == nil {
 		return nil, &RejectError{Cause: 58, Reason: "unknown technology " + call.Tech}
 	}
+	if e.phase != PhaseServing {
+		// Shutting down: 42 is answered as SIP 503, and the caller told when to retry.
+		return nil, &RejectError{Cause: 42, Reason: "switch shutting down (" + e.phase.String() + ")", RetryAfter: e.retryAfter}
+	}
 	var entry *DialplanEntry
 	for i := range e.opts.Dialplan {
 		if e.opts.Dialplan[i].Exten == call.Exten {
@@ -574,6 +578,7 @@ func (e *Engine) forgetLocked(ch *Channel) {
 		e.reapApp(ch.app)
 	}
 	e.setHearingLocked(ch, Hearing{Kind: HearSilence})
+	e.wakeIdleLocked()
 }
 
 // Answer is POST /channels/{id}/answer (answering twice is fine, t12).

@@ -72,6 +72,11 @@ type Engine struct {
 
 	idSeq   atomic.Int64
 	started time.Time
+
+	// shutdown (drain.go)
+	phase       Phase
+	retryAfter  time.Duration
+	idleWaiters []chan struct{}
 }
 
 // New builds an engine; call Run to start its media clock.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"time"
 
 	"linkctl/sip/sipcause"
 )
@@ -149,6 +150,9 @@ const FrameSamples = 160
 type RejectError struct {
 	Cause  int // Q.850
 	Reason string
+	// RetryAfter, when set, is how long the caller should wait before trying
+	// again (SIP Retry-After on the 503 of a switch that is shutting down).
+	RetryAfter time.Duration
 }
 
 func (e *RejectError) Error() string { return "inbound call rejected: " + e.Reason }
