@@ -33,9 +33,22 @@ func TestSupervisorPageInChromium(t *testing.T) {
 		}
 		t.Skip("SKIP: chromium not installed; set LINKCTL_REQUIRE_CHROMIUM=1 to make this a failure")
 	}
-	st := newFakeStore(sampleCall("demo-1", time.Now().Add(-2*time.Minute)))
+	// demo-3 is still talking, with a busy 110 leg and a transfer still ringing;
+	// demo-4 carries values the page has no label for (shown raw).
+	live := sampleCall("demo-3", time.Now().Add(-3*time.Minute))
+	live.State, live.Ended, live.Outcome, live.EndCause = callflow.StateTalking.String(), nil, "", ""
+	live.Legs[2].Cause, live.Legs[2].CauseText = 17, "User busy"
+	live.Transfers[0].Outcome = callflow.OutcomePending
+	odd := sampleCall("demo-4", time.Now().Add(-4*time.Minute))
+	odd.Outcome, odd.Transfers[0].Outcome, odd.Legs[0].Cause, odd.Legs[0].CauseText = "mystery-end", "mystery-xfer", 99, "Strange cause"
+	odd.State = "no-such-state"
+	unanswered := sampleCall("demo-5", time.Now().Add(-5*time.Minute))
+	unanswered.Outcome, unanswered.Transfers, unanswered.EndCause = "unanswered", nil, "caller gone before answer"
+	st := newFakeStore(sampleCall("demo-1", time.Now().Add(-2*time.Minute)), live, odd, unanswered)
 	m := mustMatters(t)
-	st.stats = store.DailyStats{Calls: 1, Transfers: 1, ByDirection: map[string]int{"12345->110": 1}, ByOutcome: map[string]int{"completed": 1}}
+	st.stats = store.DailyStats{Calls: 1, Transfers: 1, ByDirection: map[string]int{"12345->110": 1},
+		ByOutcome: map[string]int{"completed": 1, "pending": 2, "no-answer": 1}, ByMode: map[string]int{"one-key": 3, "three-way": 1},
+		ThreeWayResolutions: map[string]int{"handed-over": 1}, Pushes: map[string]int{"110->12345": 2}}
 	// Dev mode (no tokens): the page's loopback requests act as admin.
 	srv := testServer(t, Options{Store: st, Tokens: []config.APIToken{}, Matters: func() *config.Matters { return m }})
 
@@ -56,6 +69,33 @@ func TestSupervisorPageInChromium(t *testing.T) {
 		_ = json.Unmarshal([]byte(v), &got)
 		return got.Rows == 1 && strings.Join(got.Legs, "|") == "市民 trunk-in|12345坐席 a12345-1001|110坐席 a110-2001"
 	})
+
+	// zh-CN labels, raw values in the tooltip; unknown values raw.
+	cells := func(id string) string {
+		return cdp.eval(t, `(() => {
+			const r = document.querySelector('#calls tbody tr[data-id="`+id+`"]');
+			return Array.from(r.querySelectorAll('td.xfer-outcome, td.outcome, td.state')).map(td => td.textContent + '=' + (td.title || '')).join('|');
+		})()`)
+	}
+	for _, tc := range []struct{ id, want string }{
+		{"demo-1", "已转接=completed|已转接=transferred|已结束=ended"},
+		{"demo-3", "进行中=|进行中=|通话中=talking"},
+		{"demo-4", "mystery-xfer=|mystery-end=|已结束=ended"},
+		{"demo-5", "未接听=unanswered|已结束=ended"},
+	} {
+		if got := cells(tc.id); got != tc.want {
+			t.Errorf("row %s: %s, want %s", tc.id, got, tc.want)
+		}
+	}
+	causes := cdp.eval(t, `Array.from(document.querySelectorAll('#timeline text.cause')).map(e => e.firstChild.nodeValue + '=' + e.dataset.raw).join('|')`)
+	if causes != "✕ 正常挂机=16 Normal Clearing|✕ 正常挂机=16 Normal Clearing|✕ 正常挂机=16 Normal Clearing" {
+		t.Errorf("hangup causes: %s", causes)
+	}
+	const summaryExpr = `Array.from(document.querySelectorAll('#summary dd')).map(e => e.textContent + (e.title ? '=' + e.title : '')).join('|')`
+	summary := func() string { return cdp.eval(t, summaryExpr) }
+	if got := summary(); !strings.Contains(got, "|已结束=ended|已转接=transferred|") || !strings.HasSuffix(got, "|正常结束=normal") {
+		t.Errorf("summary: %s", got)
+	}
 	links := cdp.eval(t, `Array.from(document.querySelectorAll('#links li')).map(e => e.textContent).join('\n')`)
 	if !strings.Contains(links, "市民 trunk-in ↔ 110坐席 a110-2001") || !strings.Contains(links, "市民 trunk-in ↔ 12345坐席 a12345-1001") {
 		t.Fatalf("connections not shown:\n%s", links)
@@ -65,8 +105,44 @@ func TestSupervisorPageInChromium(t *testing.T) {
 		t.Fatalf("softkeys/transfers not shown: %s", events)
 	}
 	cdp.waitFor(t, ctx, "daily figures", `document.getElementById('fig-body').textContent`, func(v string) bool {
-		return strings.Contains(v, "通话数") && strings.Contains(v, "12345->110：1")
+		return strings.Contains(v, "通话数") && strings.Contains(v, "12345→110：1")
 	})
+	figs := cdp.eval(t, `Array.from(document.querySelectorAll('#fig-body li')).map(e => e.textContent + '=' + (e.title || '')).join('|')`)
+	for _, want := range []string{"已转接：1=completed", "进行中：2=pending", "无应答回退：1=no-answer", "一键转接：3=one-key",
+		"三方通话：1=three-way", "移交对方：1=handed-over", "110→12345：2=110->12345"} {
+		if !strings.Contains(figs, want) {
+			t.Errorf("daily figures lack %q: %s", want, figs)
+		}
+	}
+
+	// Other calls: a talking one with a busy leg and a ringing transfer, one with unknown values.
+	cdp.eval(t, `document.querySelector('#calls tbody tr[data-id="demo-3"]').click(); 'ok'`)
+	cdp.waitFor(t, ctx, "the talking call", summaryExpr, func(v string) bool { return strings.Contains(v, "demo-3") })
+	if got := summary(); !strings.Contains(got, "|通话中=talking|") {
+		t.Errorf("talking call summary: %s", got)
+	}
+	if got := cdp.eval(t, `Array.from(document.querySelectorAll('#timeline text.cause')).map(e => e.firstChild.nodeValue).join('|')`); !strings.Contains(got, "✕ 用户忙") {
+		t.Errorf("busy leg cause: %s", got)
+	}
+	if got := cdp.eval(t, `document.getElementById('events').textContent`); !strings.Contains(got, "一键转接 12345→110") || !strings.Contains(got, "→ 进行中") || !strings.Contains(got, "坐席桌面") {
+		t.Errorf("events of the talking call: %s", got)
+	}
+	cdp.eval(t, `document.querySelector('#calls tbody tr[data-id="demo-4"]').click(); 'ok'`)
+	cdp.waitFor(t, ctx, "the odd call", summaryExpr, func(v string) bool { return strings.Contains(v, "demo-4") })
+	if got := summary(); !strings.Contains(got, "|no-such-state|mystery-end|") {
+		t.Errorf("unknown values not shown raw: %s", got)
+	}
+	if got := cdp.eval(t, `Array.from(document.querySelectorAll('#timeline text.cause')).map(e => e.firstChild.nodeValue).join('|')`); !strings.Contains(got, "✕ Strange cause") {
+		t.Errorf("unknown cause not shown raw: %s", got)
+	}
+	cdp.eval(t, `document.querySelector('#calls tbody tr[data-id="demo-1"]').click(); 'ok'`)
+	// No raw English value leaks into the visible text.
+	visible := cdp.eval(t, `document.body.innerText`)
+	for _, raw := range []string{"completed", "talking", "pending", "Normal Clearing", "unanswered", "transferred", "one-key", "handed-over", "User busy", "http"} {
+		if strings.Contains(visible, raw) {
+			t.Errorf("raw value %q visible on the page", raw)
+		}
+	}
 
 	// 2. Live: the page is subscribed; a call that ends appears without a reload.
 	cdp.waitFor(t, ctx, "live indicator", `document.getElementById('live').textContent`, func(v string) bool { return strings.Contains(v, "实时") })
@@ -81,12 +157,50 @@ func TestSupervisorPageInChromium(t *testing.T) {
 		const r = document.querySelector('#calls tbody tr[data-id="demo-2"]');
 		return r ? r.textContent : '';
 	})()`, func(v string) bool { return strings.Contains(v, "无应答回退") && strings.Contains(v, "已结束") })
+	cdp.screenshot(t, os.Getenv("LINKCTL_SCREENSHOT"))
 
 	// 3. Selecting it redraws the timeline for that call.
 	cdp.eval(t, `document.querySelector('#calls tbody tr[data-id="demo-2"]').click(); 'ok'`)
 	cdp.waitFor(t, ctx, "detail of the new call", `document.getElementById('summary').textContent`, func(v string) bool { return strings.Contains(v, "demo-2") })
+}
 
-	cdp.screenshot(t, os.Getenv("LINKCTL_SCREENSHOT"))
+// With API tokens configured and none entered, the page says a token is needed
+// (instead of reconnecting for ever); entering one brings the data and the live stream.
+func TestSupervisorPageAsksForToken(t *testing.T) {
+	bin := findChromium()
+	if bin == "" {
+		if os.Getenv("LINKCTL_REQUIRE_CHROMIUM") != "" {
+			t.Fatal("LINKCTL_REQUIRE_CHROMIUM is set but chromium is not installed (apt-get install -y chromium)")
+		}
+		t.Skip("SKIP: chromium not installed; set LINKCTL_REQUIRE_CHROMIUM=1 to make this a failure")
+	}
+	st := newFakeStore(sampleCall("demo-1", time.Now().Add(-2*time.Minute)))
+	srv := testServer(t, Options{Store: st}) // testTokens(): a token is required
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cdp := openPage(t, ctx, bin, srv.URL+"/")
+	cdp.waitFor(t, ctx, "token needed", `(() => {
+		const l = document.getElementById('live'), e = document.getElementById('list-error');
+		return l && e ? l.textContent + '|' + e.textContent : '';
+	})()`,
+		func(v string) bool {
+			return strings.HasPrefix(v, "● 需要访问令牌|") && strings.Contains(v, "需要访问令牌")
+		})
+	// It stays so: no reconnect loop back to "重连中".
+	time.Sleep(1500 * time.Millisecond)
+	if v := cdp.eval(t, `document.getElementById('live').textContent`); v != "● 需要访问令牌" {
+		t.Fatalf("live indicator changed to %q without a token", v)
+	}
+	if st.subscribers() != 0 {
+		t.Fatalf("subscribers %d without a token", st.subscribers())
+	}
+	if ph := cdp.eval(t, `(() => { const i = document.getElementById('token'); return i.scrollWidth <= i.clientWidth ? 'fits' : 'cut ' + i.scrollWidth + '>' + i.clientWidth; })()`); ph != "fits" {
+		t.Errorf("token placeholder is %s", ph)
+	}
+	cdp.screenshot(t, os.Getenv("LINKCTL_SCREENSHOT_TOKEN"))
+	cdp.eval(t, `document.getElementById('token').value = '`+tokSup+`'; document.getElementById('save-token').click(); 'ok'`)
+	cdp.waitFor(t, ctx, "data and live stream with the token", `document.getElementById('live').textContent + '|' + document.querySelectorAll('#calls tbody tr[data-id]').length`,
+		func(v string) bool { return v == "● 实时|1" })
 }
 
 // The page on the real stack: a demo call (one-key 12345→110 pressed over HTTP on
