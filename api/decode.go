@@ -248,6 +248,7 @@ func checkKeysAndText(body []byte) *apiError {
 	dec.UseNumber()
 	var stack []*jsonFrame
 	for {
+		start := dec.InputOffset()
 		tok, err := dec.Token()
 		if err != nil {
 			return nil // end of body, or a syntax error the decoder will name
@@ -258,6 +259,9 @@ func checkKeysAndText(body []byte) *apiError {
 		}
 		_, isString := tok.(string)
 		isKey := isString && top != nil && top.object && top.want
+		if str, ok := tok.(string); ok && bad < 0 && strings.ContainsRune(str, utf8.RuneError) && loneSurrogate(body[start:dec.InputOffset()]) {
+			bad = int(start) // an escaped lone surrogate (\ud800) decodes to U+FFFD as well
+		}
 		if bad >= 0 && int64(bad) < dec.InputOffset() {
 			field := "(body)"
 			switch {
@@ -326,4 +330,38 @@ func joinPath(parent, key string) string {
 		return key
 	}
 	return parent + "." + key
+}
+
+// loneSurrogate reports whether raw JSON text holds a \uD800-\uDFFF escape that
+// is not part of a surrogate pair (encoding/json turns it into U+FFFD).
+func loneSurrogate(raw []byte) bool {
+	hex4 := func(b []byte) (rune, bool) {
+		if len(b) < 6 || b[0] != '\\' || b[1] != 'u' {
+			return 0, false
+		}
+		v, err := strconv.ParseUint(string(b[2:6]), 16, 16)
+		return rune(v), err == nil
+	}
+	for i := 0; i < len(raw); i++ {
+		if raw[i] == '\\' && i+1 < len(raw) && raw[i+1] != 'u' {
+			i++ // an escaped backslash or quote: skip its second byte
+			continue
+		}
+		r, ok := hex4(raw[i:])
+		if !ok {
+			continue
+		}
+		switch {
+		case r >= 0xD800 && r < 0xDC00:
+			if lo, ok := hex4(raw[i+6:]); ok && lo >= 0xDC00 && lo < 0xE000 {
+				i += 11
+				continue
+			}
+			return true
+		case r >= 0xDC00 && r < 0xE000:
+			return true
+		}
+		i += 5
+	}
+	return false
 }

@@ -122,8 +122,12 @@ func TestCheckKeysAndTextPaths(t *testing.T) {
 		{`{"a":{"b":1},"c":{"b":1}}`, "", ""}, // same key in two objects is fine
 		{"{\"a\":[\"ok\",\"\xff\"]}", "invalid_utf8", "a[1]"},
 		{"{\"a\":{\"b\":\"\xe4\xb8\"}}", "invalid_utf8", "a.b"},
-		{`{"a":1,"a"`, "duplicate_field", "a"}, // caught before the syntax error
-		{`{"a":`, "", ""},                      // syntax errors are left to the decoder
+		{`{"a":"x\ud800y"}`, "invalid_utf8", "a"},  // lone high surrogate
+		{`{"a":"\udc00"}`, "invalid_utf8", "a"},    // lone low surrogate
+		{`{"a":"\ud83d\ude00 ok"}`, "", ""},        // a pair is one character
+		{`{"a":"\ufffd \\ud800 literal"}`, "", ""}, // U+FFFD itself and an escaped backslash
+		{`{"a":1,"a"`, "duplicate_field", "a"},     // caught before the syntax error
+		{`{"a":`, "", ""},                          // syntax errors are left to the decoder
 	}
 	for _, tc := range tests {
 		e := checkKeysAndText([]byte(tc.body))

@@ -33,5 +33,9 @@
 // in zh-CN first and English after " / "; 400s name the offending field
 // (unknown JSON fields, wrong types, missing or invalid values, "(body)" for
 // malformed or oversized bodies), 403s name the role that would be allowed
-// (need_role), 401s carry WWW-Authenticate: Bearer.
+// (need_role), 401s carry WWW-Authenticate: Bearer. A key given twice in one
+// JSON object (duplicate_field) and invalid UTF-8 or a lone surrogate escape in a
+// string (invalid_utf8) are refused with the field's path (a.b, items[2]); type
+// errors say the expected JSON type or object in words. unknown_category keeps
+// its message short and lists the direction's categories in "valid".
 package api
