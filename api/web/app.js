@@ -76,6 +76,10 @@
     return a && b - a < 10000;
   }
   function dt(d) { return d ? d.toLocaleString("zh-CN", { hour12: false }) : "—"; }
+  // dtShort is for the call list: month/day and time, the year in the tooltip.
+  function dtShort(d) {
+    return d ? d.toLocaleString("zh-CN", { hour12: false, month: "numeric", day: "numeric", hour: "2-digit", minute: "2-digit", second: "2-digit" }) : "—";
+  }
   function el(tag, attrs, text) {
     const e = document.createElement(tag);
     for (const k in attrs || {}) e.setAttribute(k, attrs[k]);
@@ -136,9 +140,9 @@
       if (c.id === state.selected) tr.className = "sel";
       const lo = lastOutcome(c);
       const tickets = [c.ticket_12345 && "12345:" + c.ticket_12345, c.ticket_110 && "110:" + c.ticket_110].filter(Boolean).join("\n");
-      const cells = [dt(t(c.started)), c.first_platform || "", c.owner_platform || "", c.caller_number || "",
+      const cells = [dtShort(t(c.started)), c.first_platform || "", c.owner_platform || "", c.caller_number || "",
         tickets, c.category || (c.emergency ? "紧急警情" : "")];
-      cells.forEach((v, i) => tr.appendChild(el("td", i === 4 ? { "class": "tickets" } : {}, v)));
+      cells.forEach((v, i) => tr.appendChild(el("td", i === 0 ? { title: dt(t(c.started)) } : i === 4 ? { "class": "tickets" } : i === 5 ? { "class": "cat" } : {}, v)));
       tr.appendChild(lo === null ? el("td", {}, "—") : labelled("td", { "class": "xfer-outcome" }, OUTCOME, lo));
       tr.appendChild(c.outcome ? labelled("td", { "class": "outcome" }, OUTCOME, c.outcome) : el("td", { "class": "outcome" }, c.ended ? "—" : "进行中"));
       tr.appendChild(labelled("td", { "class": "state" }, STATE, c.ended ? "ended" : (c.state || "")));
