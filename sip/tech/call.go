@@ -289,7 +289,7 @@ func (c *call) sendBye(cause int) {
 	bye := sip.NewRequest(sip.BYE, c.remoteTarget())
 	bye.AppendHeader(sip.NewHeader("Reason", sipcause.ReasonHeader(cause)))
 	c.prepare(bye)
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.t.ctx), 32*time.Second)
+	ctx, cancel := c.t.endRequestCtx(32 * time.Second)
 	defer cancel()
 	var err error
 	if c.uas != nil {

@@ -114,7 +114,12 @@ func (t *Tech) onInvite(req *sip.Request, tx sip.ServerTransaction) {
 		ms.Close()
 		// Straight to the transaction: it absorbs the ACK and retransmits;
 		// nobody needs to wait for that.
-		t.respond(tx, dlg.InviteRequest, status, phrase, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)))
+		hdrs := []sip.Header{sip.NewHeader("Reason", sipcause.ReasonHeader(cause))}
+		if rej != nil && rej.RetryAfter > 0 {
+			// The switch is shutting down: tell the caller when to try again.
+			hdrs = append(hdrs, retryAfterHeader(rej.RetryAfter))
+		}
+		t.respond(tx, dlg.InviteRequest, status, phrase, hdrs...)
 		dlg.Close()
 		return
 	}
@@ -348,15 +353,15 @@ func (t *Tech) Hangup(ch engine.ChannelControl, cause int) error {
 		canCancel := c.provisional
 		c.mu.Unlock()
 		if canCancel {
-			go c.sendCancel(cause)
+			t.goEnd(func() { c.sendCancel(cause) })
 		}
 		// Without a provisional response RFC 3261 forbids CANCEL: the INVITE
 		// runs to its final response or timer B (trace t06), then we clean up.
 	default:
-		go func() {
+		t.goEnd(func() {
 			c.sendBye(cause)
 			c.release()
-		}()
+		})
 	}
 	return nil
 }

@@ -110,7 +110,7 @@ func (c *call) runOutbound(tg target) {
 			switch {
 			case state == stateEnding && first:
 				// Hung up before any provisional: CANCEL is allowed now.
-				go c.sendCancel(cause)
+				c.t.goEnd(func() { c.sendCancel(cause) })
 			case state < stateEnding && first:
 				c.ctl.Ringing()
 			}
@@ -199,7 +199,7 @@ func (c *call) sendCancel(cause int) {
 	cancelReq.SetTransport(inv.Transport())
 	cancelReq.SetDestination(inv.Destination())
 	cancelReq.Laddr = inv.Laddr
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.t.ctx), 32*time.Second)
+	ctx, cancel := c.t.endRequestCtx(32 * time.Second)
 	defer cancel()
 	res, err := c.t.client.Do(ctx, cancelReq, func(*sipgo.Client, *sip.Request) error { return nil })
 	if err != nil {

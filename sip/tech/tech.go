@@ -69,12 +69,20 @@ type Tech struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
+	// endCtx outlives ctx through Shutdown, so the hang-ups in flight (ends)
+	// can be answered; Close cuts it when the transport closes.
+	endCtx    context.Context
+	endCancel context.CancelFunc
+	ends      endings
+	closeOnce sync.Once
+	closeErr  error
 
 	// handlers in flight, so Close can wait for them (sipgo runs each
 	// request on its own goroutine and does not wait on shutdown).
-	hmu     sync.Mutex
-	closing bool
-	hwg     sync.WaitGroup
+	hmu          sync.Mutex
+	shuttingDown bool // Shutdown began: new INVITEs get 503, dialogs go on
+	closing      bool // the transport is closing: every request is dropped
+	hwg          sync.WaitGroup
 }
 
 type dialogUA = sipgo.DialogUA
@@ -147,6 +155,7 @@ func (t *Tech) inboundRouter() engine.InboundRouter {
 // expiry and trunk health checks. It returns once the sockets are bound.
 func (t *Tech) Start(ctx context.Context) error {
 	t.ctx, t.cancel = context.WithCancel(context.WithoutCancel(ctx))
+	t.endCtx, t.endCancel = context.WithCancel(context.WithoutCancel(ctx))
 	slogger := siplog.New(t.log.Named("sipgo"))
 
 	if t.cfg.ListenUDP != "" {
@@ -252,11 +261,27 @@ func (t *Tech) track(h sipgo.RequestHandler) sipgo.RequestHandler {
 			t.hmu.Unlock()
 			return
 		}
+		if t.shuttingDown && req.IsInvite() && !inDialog(req) {
+			// Calls in progress still get their ACKs and BYEs; a new one is refused.
+			t.hmu.Unlock()
+			t.respond(tx, req, 503, "Service Unavailable", retryAfterHeader(closeGrace))
+			return
+		}
 		t.hwg.Add(1)
 		t.hmu.Unlock()
 		defer t.hwg.Done()
 		h(req, tx)
 	}
+}
+
+// inDialog reports whether req belongs to an existing dialog (its To has a tag).
+func inDialog(req *sip.Request) bool {
+	to := req.To()
+	if to == nil {
+		return false
+	}
+	_, has := to.Params.Get("tag")
+	return has
 }
 
 func addrOrNone(a net.Addr) fmt.Stringer {
@@ -301,16 +326,28 @@ func (t *Tech) portFor(transport string) int {
 func (t *Tech) UDPAddr() *net.UDPAddr { return t.udpAddr }
 func (t *Tech) TCPAddr() *net.TCPAddr { return t.tcpAddr }
 
-// Close hangs up nothing by itself (the engine ends channels first); it stops
-// listeners, probes and transactions and waits for them, bounded.
+// Close ends every call still live with cause 16 (Shutdown: BYE, CANCEL or
+// 503, each answered or given up on within closeGrace), then stops listeners,
+// probes and transactions and waits for them, bounded.
 func (t *Tech) Close() error {
 	if t.cancel == nil {
 		return nil
 	}
+	t.closeOnce.Do(func() { t.closeErr = t.close() })
+	return t.closeErr
+}
+
+func (t *Tech) close() error {
+	sctx, scancel := context.WithTimeout(context.Background(), closeGrace)
+	if err := t.Shutdown(sctx); err != nil {
+		t.log.Warn("sip close: hang-ups not all answered", zap.Error(err))
+	}
+	scancel()
 	t.hmu.Lock()
 	t.closing = true
 	t.hmu.Unlock()
 	t.cancel()
+	t.endCancel()
 	t.callsMu.Lock()
 	calls := make([]*call, 0, len(t.calls))
 	for _, c := range t.calls {
