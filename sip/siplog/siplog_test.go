@@ -181,3 +181,23 @@ func TestMalformedDatagramsFromTheNetwork(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkHandle: the cost of a record written, of one dropped by the limiter,
+// and of one whose long value is cut.
+func BenchmarkHandle(b *testing.B) {
+	long := strings.Repeat("A", 60*1024)
+	for _, bc := range []struct {
+		name  string
+		burst int
+		data  string
+	}{{"written", 1 << 30, "short"}, {"suppressed", 1, "short"}, {"cut", 1 << 30, long}} {
+		b.Run(bc.name, func(b *testing.B) {
+			core, _ := observer.New(zapcore.DebugLevel)
+			log := NewWithOptions(zap.New(core), Options{Burst: bc.burst, Window: time.Hour})
+			b.ReportAllocs()
+			for i := 0; i < b.N; i++ {
+				log.Error("failed to parse", "data", bc.data)
+			}
+		})
+	}
+}
