@@ -22,5 +22,20 @@
 // flag (Options.RestrictedFlags) makes the call Confidential, and its transfer legs
 // towards 12345 then carry no 警单号, category or agent.
 //
+// Only the agent connected with the citizen may act on a call (transfer.go,
+// actingLeg): the owner, in a three-way also the other platform's agent; during a
+// one-key transfer the first agent, who started it, may cancel. A press naming a leg
+// that only rang or hung up, another agent's channel, or no leg of the call at all
+// is refused with an error wrapping ErrNotConnected (the HTTP API answers 403) and
+// is logged, not recorded as that agent's press.
+//
+// Record versions reach the sink through a saver (saver.go): a version the sink
+// refuses (store buffer full) is held, newest per call, and retried with backoff
+// until accepted. After a restart, once recovery adopted the calls still on the
+// switch, every unfinished stored record whose channels are gone is closed with
+// outcome "interrupted" (interrupted.go), so it is delivered and stops showing as in
+// progress. Ids carry a per-run prefix of start time and 40 random bits, so they do
+// not repeat across restarts (ids.go).
+//
 // It must not talk HTTP, SQL or SIP, and must not block on the record sink for long.
 package callflow
