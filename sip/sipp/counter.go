@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/pion/rtp"
+	"golang.org/x/net/ipv4"
 
 	"linkctl/sip/media"
 )
@@ -93,34 +94,42 @@ func (c *RTPCounter) Done() <-chan struct{} { return c.done }
 
 func (c *RTPCounter) loop() {
 	defer close(c.done)
-	buf := make([]byte, 2048)
+	// recvmmsg: up to 64 datagrams a system call, so that counting 25 000
+	// packets a second costs the shared machine little
+	pc := ipv4.NewPacketConn(c.conn)
+	msgs := make([]ipv4.Message, 64)
+	for i := range msgs {
+		msgs[i].Buffers = [][]byte{make([]byte, 2048)}
+	}
 	pcm := make([]int16, 0, media.FrameSamples)
 	var pkt rtp.Packet
 	for {
-		n, from, err := c.conn.ReadFromUDPAddrPort(buf)
+		n, err := pc.ReadBatch(msgs, 0)
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) {
 				return
 			}
 			continue
 		}
-		if err := pkt.Unmarshal(buf[:n]); err != nil {
-			c.mu.Lock()
-			c.malformed++
-			c.mu.Unlock()
-			continue
-		}
-		audible := false
-		switch pkt.PayloadType {
-		case 0:
-			pcm = media.ULawDecode(pcm[:0], pkt.Payload)
-			audible = peak(pcm) > audibleLevel
-		case 8:
-			pcm = media.ALawDecode(pcm[:0], pkt.Payload)
-			audible = peak(pcm) > audibleLevel
-		}
+		now := time.Now()
 		c.mu.Lock()
-		c.add(StreamKey{From: from, SSRC: pkt.SSRC}, pkt.SequenceNumber, audible, time.Now())
+		for _, m := range msgs[:n] {
+			from, _ := m.Addr.(*net.UDPAddr)
+			if from == nil || pkt.Unmarshal(m.Buffers[0][:m.N]) != nil {
+				c.malformed++
+				continue
+			}
+			audible := false
+			switch pkt.PayloadType {
+			case 0:
+				pcm = media.ULawDecode(pcm[:0], pkt.Payload)
+				audible = peak(pcm) > audibleLevel
+			case 8:
+				pcm = media.ALawDecode(pcm[:0], pkt.Payload)
+				audible = peak(pcm) > audibleLevel
+			}
+			c.add(StreamKey{From: from.AddrPort(), SSRC: pkt.SSRC}, pkt.SequenceNumber, audible, now)
+		}
 		c.mu.Unlock()
 	}
 }
