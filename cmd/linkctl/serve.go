@@ -15,6 +15,7 @@ import (
 	"linkctl/api"
 	"linkctl/ari/client"
 	"linkctl/ari/embedded"
+	"linkctl/ari/engine"
 	"linkctl/callflow"
 	"linkctl/config"
 	"linkctl/sip/tech"
@@ -146,6 +147,15 @@ func (n *node) apiOptions() api.Options {
 		Logger:       n.log.Named("api"),
 		Ready:        []api.ReadyCheck{api.ConnectedCheck("ari", n.pbx.Connected)},
 	}
+	if n.sw != nil {
+		// A draining switch takes no new call: a balancer should stop sending them here.
+		o.Ready = append(o.Ready, api.ReadyCheck{Name: "switch", Check: func(context.Context) error {
+			if p := n.sw.Engine.Phase(); p != engine.PhaseServing {
+				return fmt.Errorf("embedded switch %s: %w", p, api.ErrUnavailable)
+			}
+			return nil
+		}})
+	}
 	if n.sip != nil {
 		o.Ready = append(o.Ready, api.AnyUpCheck("trunks", func() (up, total int) {
 			for _, t := range n.sip.Trunks() {
@@ -160,7 +170,9 @@ func (n *node) apiOptions() api.Options {
 	return o
 }
 
-// close stops everything, bounded in time; the store flushes last.
+// close stops everything, bounded in time; the store flushes last. Live calls
+// on an embedded switch should be ended by stop first (sip.Close still sends a
+// BYE for any left).
 func (n *node) close() {
 	if n.cancel != nil {
 		n.cancel()
@@ -201,8 +213,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	}
 	defer log.Sync() //nolint:errcheck
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	// Stop signals are handled here, not by cancelling the node's context: what
+	// happens to live calls depends on who owns the switch (stop).
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	n, err := startNode(ctx, cfg, log, !*noSIP)
 	if err != nil {
 		return err
@@ -223,13 +240,63 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	h := api.New(n.apiOptions())
 	log.Info("linkctl serving",
 		zap.Bool("embedded", cfg.ARI.Embedded), zap.String("ari", n.pbxURL()),
-		zap.String("api", "http://"+cfg.API.Listen), zap.String("sip_udp", cfg.SIP.ListenUDP))
+		zap.String("api", "http://"+cfg.API.Listen), zap.String("sip_udp", cfg.SIP.ListenUDP),
+		zap.String("on_sigterm", n.stopPlan(stopDrain)), zap.String("on_sigint", n.stopPlan(stopEnd)))
 	fmt.Fprintf(stdout, "linkctl: API and supervisor page on http://%s/ (Ctrl-C to stop)\n", cfg.API.Listen)
-	err = api.Serve(ctx, cfg.API.Listen, h)
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return err
+	apiCtx, stopAPI := context.WithCancel(ctx)
+	defer stopAPI()
+	apiDone := make(chan error, 1)
+	go func() { apiDone <- api.Serve(apiCtx, cfg.API.Listen, h) }()
+	select {
+	case err := <-apiDone:
+		if err != nil && !errors.Is(err, context.Canceled) {
+			return err
+		}
+		return nil
+	case sig := <-sigs:
+		// The API stays up through the drain: agents may still transfer live calls.
+		n.stop(sig, sigs)
+	}
+	stopAPI()
+	if err := <-apiDone; err != nil && !errors.Is(err, context.Canceled) {
+		log.Warn("api shutdown", zap.Error(err))
 	}
 	return nil
+}
+
+// stopPlan says in words what a stop in mode does to live calls (logged at start and at the stop).
+func (n *node) stopPlan(mode stopMode) string {
+	switch {
+	case n.sw == nil:
+		return "controller stops; calls stay up on the external switch for a restarted controller to adopt"
+	case mode == stopDrain:
+		return fmt.Sprintf("embedded switch drains: new calls refused (SIP 503), live calls go on up to %s, then hung up with cause 16", n.cfg.Shutdown.DrainTimeout.D())
+	default:
+		return "embedded switch ends every call now with cause 16"
+	}
+}
+
+// stop handles the first stop signal before close. With an external switch the
+// calls are not ours to end: close just drops the websocket and flushes the
+// store. With the embedded switch they die with this process, so they are
+// drained (SIGTERM) or ended (SIGINT) through the engine while ARI is still up,
+// and the controller closes every record before anything is shut.
+func (n *node) stop(sig os.Signal, sigs <-chan os.Signal) {
+	mode := modeFor(sig)
+	log := n.log.With(zap.Stringer("signal", sig), zap.Stringer("mode", mode), zap.Bool("embedded", n.sw != nil))
+	log.Info("linkctl stopping: "+n.stopPlan(mode), zap.Int("live_calls", n.ctl.LiveCalls()))
+	if n.sw == nil {
+		return
+	}
+	rep := drainSwitch(n.sw, n.sip, n.cfg.Shutdown, mode, sigs, log)
+	left := waitControllerIdle(n.ctl.LiveCalls, n.cfg.Shutdown.HangupGrace.D())
+	lg := log.Info
+	if left > 0 || rep.Left > 0 {
+		lg = log.Warn
+	}
+	lg("calls ended; closing ARI, SIP and the store", zap.Int("channels_at_start", rep.AtStart), zap.Int("hung_up", rep.HungUp),
+		zap.String("ended_by", rep.EndedBy), zap.Duration("took", rep.Took), zap.Int("channels_left", rep.Left),
+		zap.Int("controller_calls_left", left))
 }
 
 func (n *node) pbxURL() string {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"os"
 	"os/signal"
 	"syscall"
 
@@ -43,7 +44,8 @@ func startSwitchProc(ctx context.Context, cfg *config.Config, log *zap.Logger, w
 	return p, nil
 }
 
-// Close stops SIP first (calls end with BYE), then the ARI server and engine.
+// Close stops SIP first (any call still live ends with BYE/CANCEL/503, cause 16),
+// then the ARI server and engine. cmdSwitch drains the calls before it.
 func (p *switchProc) Close() error {
 	if p.sip != nil {
 		_ = p.sip.Close()
@@ -51,7 +53,8 @@ func (p *switchProc) Close() error {
 	return p.sw.Close()
 }
 
-// cmdSwitch runs `linkctl switch`: the switch alone until SIGINT/SIGTERM.
+// cmdSwitch runs `linkctl switch`: the switch alone until SIGTERM (drain the
+// calls, then end them) or SIGINT (end them now).
 func cmdSwitch(args []string, stdout, stderr io.Writer) error {
 	fs := newFlagSet("switch", stderr)
 	cfgPath := fs.String("config", "", "configuration file (switch, sip, ari.username/password)")
@@ -72,8 +75,11 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) error {
 	}
 	defer log.Sync() //nolint:errcheck
 
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sigs)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	p, err := startSwitchProc(ctx, cfg, log, !*noSIP)
 	if err != nil {
 		return err
@@ -84,11 +90,23 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) error {
 		sipUDP = cfg.SIP.ListenUDP
 	}
 	log.Info("linkctl switch serving", zap.String("ari", p.sw.URL), zap.String("application", cfg.ARI.Application),
-		zap.String("sip_udp", sipUDP), zap.Int("sim_endpoints", len(cfg.Switch.SimEndpoints)))
+		zap.String("sip_udp", sipUDP), zap.Int("sim_endpoints", len(cfg.Switch.SimEndpoints)),
+		zap.Duration("drain_timeout", cfg.Shutdown.DrainTimeout.D()))
 	// One stable line on stdout with the bound ARI address (switch.listen may use port 0);
 	// scripts and the restart test read it.
 	fmt.Fprintf(stdout, "linkctl switch: ARI on %s (events %s), SIP udp %s (Ctrl-C to stop)\n", p.sw.URL, p.sw.WebsocketURL, sipUDP)
-	<-ctx.Done()
-	log.Info("linkctl switch stopping: every call on it ends", zap.Error(context.Cause(ctx)))
+	sig := <-sigs
+	mode := modeFor(sig)
+	slog := log.With(zap.Stringer("signal", sig), zap.Stringer("mode", mode))
+	if mode == stopDrain {
+		slog.Info("linkctl switch draining: new calls refused (SIP 503), live calls go on, then end with cause 16",
+			zap.Duration("drain_timeout", cfg.Shutdown.DrainTimeout.D()))
+	} else {
+		slog.Info("linkctl switch stopping: every call ends now with cause 16")
+	}
+	// The ARI server stays up through this, so a connected controller sees every hang-up.
+	rep := drainSwitch(p.sw, p.sip, cfg.Shutdown, mode, sigs, slog)
+	slog.Info("linkctl switch calls ended; closing", zap.Int("channels_at_start", rep.AtStart), zap.Int("hung_up", rep.HungUp),
+		zap.String("ended_by", rep.EndedBy), zap.Duration("took", rep.Took), zap.Int("channels_left", rep.Left))
 	return nil
 }
