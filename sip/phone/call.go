@@ -99,6 +99,7 @@ type Call struct {
 	mu         sync.Mutex
 	state      CallState
 	endReason  EndReason
+	byeReason  string // Reason header of the far end's BYE ("" if none)
 	sdpVersion uint64
 	codec      media.Codec
 	remoteHold bool
@@ -366,6 +367,14 @@ func (c *Call) EndReason() EndReason {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.endReason
+}
+
+// ByeReason is the Reason header of the BYE that ended the call from the far
+// end, e.g. "Q.850;cause=16" ("" when none came or the call is not over).
+func (c *Call) ByeReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.byeReason
 }
 
 // Done is closed when the call has ended.

@@ -245,6 +245,11 @@ func (p *Phone) onBye(req *sip.Request, tx sip.ServerTransaction) {
 	}
 	reason := EndRemoteHangup
 	c.ending.CompareAndSwap(nil, &reason)
+	if h := req.GetHeader("Reason"); h != nil {
+		c.mu.Lock()
+		c.byeReason = h.Value()
+		c.mu.Unlock()
+	}
 	var err error
 	if c.uas != nil {
 		err = c.uas.ReadBye(req, tx)
