@@ -51,7 +51,9 @@ const (
 
 // SoftkeyRequest is one softkey press from an agent desktop (HTTP), a DTMF feature
 // code or the phone's transfer key. CallID or ChannelID (the agent's or caller's
-// channel) names the call.
+// channel) names the call. Agent (id "a110-2001" or endpoint "PJSIP/a110-2001") and
+// an agent ChannelID name who pressed: the call acts only for an agent connected
+// with the citizen now, else Softkey fails with ErrNotConnected.
 type SoftkeyRequest struct {
 	CallID    string `json:"call_id,omitempty"`
 	ChannelID string `json:"channel_id,omitempty"`
