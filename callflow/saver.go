@@ -96,10 +96,15 @@ func (s *saver) run(ctx context.Context) {
 			continue
 		case <-timer.C:
 		}
-		if left := s.retry(); len(left) > 0 {
+		switch left := s.retry(); {
+		case len(left) > 0:
 			backoff = min(backoff*2, s.max)
 			timer.Reset(backoff)
-		} else {
+		case s.pending() > 0:
+			// A newer version replaced one just accepted: offer it too.
+			backoff = s.min
+			timer.Reset(backoff)
+		default:
 			backoff = s.min
 		}
 	}
