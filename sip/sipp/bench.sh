@@ -174,7 +174,8 @@ run() {
 			rate="-"
 			if (name=="setup") rate=sprintf("%.0f", ok/(t1-t0-lead/1000))
 			pace=(clock>0)? sprintf("%.2f%%", packets/clock*100) : "-"
-			printf "%s|%d|%d|%d|%s|%s|%.0f%%|%.2f%%|%.1f|%.0f|%.0f|%s|%s|%s|%d|%s\n", name, calls, ok, failed, fail, rate, peak, peak/(calls>0?calls:1), cpums, rss/1024, rsscall, got, loss, pace, seqlost, gen
+			percall=(name=="setup")? "-" : sprintf("%.2f%%", peak/(calls>0?calls:1))
+			printf "%s|%d|%d|%d|%s|%s|%.0f%%|%s|%.1f|%.0f|%.0f|%s|%s|%s|%d|%s\n", name, calls, ok, failed, fail, rate, peak, percall, cpums, rss/1024, rsscall, got, loss, pace, seqlost, gen
 		}' "$name-proc.txt" >"$name-result.txt"
 	RESULTS+=("$(cat "$name-result.txt")")
 	cat "$name-result.txt"
