@@ -246,26 +246,74 @@ func TestServeExternalSwitchLeavesCallsUp(t *testing.T) {
 	endAndCheckClean(t, ctx, r, lc)
 }
 
-// TestSwitchSIGINTEndsCalls: SIGINT on `linkctl switch` ends its calls at once
-// with cause 16 while its ARI is up, so the external controller closes the record.
-func TestSwitchSIGINTEndsCalls(t *testing.T) {
+// TestSwitchStop: `linkctl switch` owns the calls. SIGINT ends them at once;
+// SIGTERM drains (new calls 503, live ones go on until shutdown.drain_timeout)
+// and then ends them; either way with cause 16 while its ARI is still up, so the
+// external controller closes the record.
+func TestSwitchStop(t *testing.T) {
 	if testing.Short() {
 		t.Skip("real-process shutdown test skipped in -short mode")
 	}
 	bin := buildLinkctl(t, t.TempDir())
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	r := newSplitRig(t, bin, rigOptions{})
-	ps := newPhones(t, ctx, r.sipAddr)
-	lc := driveToTalking(t, ctx, r, ps)
-	_ = r.sw.cmd.Process.Signal(syscall.SIGINT)
-	exitWithin(t, r.sw, 15*time.Second)
-	assertByeCause16(t, "citizen", lc.citizen)
-	assertByeCause16(t, "12345 agent", lc.agent)
-	rec := r.record("ended by the switch's stop", 10*time.Second, func(c callflow.CallRecord) bool {
-		return c.ID == lc.id && c.State == callflow.StateEnded.String()
-	})
-	if rec.Outcome == "" || rec.Ended == nil {
-		t.Fatalf("record ended without an outcome: %+v", rec)
+	tests := []struct {
+		name  string
+		sig   syscall.Signal
+		drain time.Duration
+	}{
+		{"SIGINT ends the calls at once", syscall.SIGINT, time.Minute},
+		{"SIGTERM drains, then ends the calls", syscall.SIGTERM, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			r := newSplitRig(t, bin, rigOptions{proxy: true})
+			// Restart the (still empty) switch with this test's drain timeout; the
+			// controller follows it through the proxy.
+			r.sw.kill(syscall.SIGKILL)
+			writeConfig(t, r.switchCfg, r.switchCfg, func(c *config.Config) {
+				c.Shutdown.DrainTimeout = config.Duration(tt.drain)
+				c.Shutdown.HangupGrace = config.Duration(3 * time.Second)
+			})
+			r.startSwitch()
+			eventually(t, "controller reconnected to the restarted switch", 20*time.Second, func() bool { return readyStatus(r) == http.StatusOK })
+			ps := newPhones(t, ctx, r.sipAddr)
+			lc := driveToTalking(t, ctx, r, ps)
+
+			_ = r.sw.cmd.Process.Signal(tt.sig)
+			signalled := time.Now()
+			if tt.sig == syscall.SIGTERM {
+				late, err := phone.New(ctx, phone.Options{User: "late-citizen", Registrar: r.sipAddr, Logger: zaptest.NewLogger(t).Named("late")})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { _ = late.Close() })
+				var ce *phone.CallError
+				eventually(t, "new call refused with 503 during the drain", 5*time.Second, func() bool {
+					cctx, ccancel := context.WithTimeout(ctx, 3*time.Second)
+					defer ccancel()
+					c, err := late.Call(cctx, "12345")
+					if err == nil {
+						t.Fatalf("new call accepted during the drain (%s)", c.ID())
+					}
+					return errors.As(err, &ce) && ce.Status == 503
+				})
+				if s := lc.citizen.State(); s != phone.StateActive {
+					t.Fatalf("citizen's call is %s during the drain, want it going on", s)
+				}
+			}
+			exitWithin(t, r.sw, 15*time.Second)
+			if tt.sig == syscall.SIGTERM && time.Since(signalled) < tt.drain {
+				t.Fatalf("switch exited %s after SIGTERM, before the %s drain timeout", time.Since(signalled), tt.drain)
+			}
+			assertByeCause16(t, "citizen", lc.citizen)
+			assertByeCause16(t, "12345 agent", lc.agent)
+			rec := r.record("ended by the switch's stop", 10*time.Second, func(c callflow.CallRecord) bool {
+				return c.ID == lc.id && c.State == callflow.StateEnded.String()
+			})
+			if rec.Outcome == "" || rec.Ended == nil {
+				t.Fatalf("record ended without an outcome: %+v", rec)
+			}
+		})
 	}
 }
