@@ -12,6 +12,13 @@
 // MOH, ringback) to channels; channels without media cost it nothing.
 // Hearing/Observe are audit hooks for tests.
 //
+// Shutdown (drain.go): a switch that dies with its process drains with
+// Drain: StartDrain refuses new inbound calls (cause 42, SIP 503 with
+// Retry-After), live calls go on until they end or the timeout, then HangupAll
+// ends the rest with cause 16 through their technologies, emitting the usual
+// events so the applications close their calls; WaitIdle waits for the last
+// channel. Phase reports serving / draining / ending.
+//
 // The engine does not speak HTTP (ari/server does) and never decides call flow:
 // that is the controller's job, over ARI.
 package engine

@@ -28,7 +28,12 @@
 //     INFO per endpoint dtmf_mode;
 //   - REFER answered 202 and reported as ctl.TransferRequested, with NOTIFY
 //     message/sipfrag progress as Asterisk sends it under
-//     PJSIP_TRANSFER_HANDLING(ari-only) (trace t14).
+//     PJSIP_TRANSFER_HANDLING(ari-only) (trace t14);
+//   - shutdown: a switch that is draining rejects new INVITEs with 503 and
+//     the engine's Retry-After; Shutdown/Close end every dialog still live
+//     with cause 16 (BYE if answered, CANCEL if our INVITE rang, 503 to an
+//     INVITE not yet answered) and wait, bounded, for the far ends' answers
+//     before the transport closes, so no peer is left in dead air.
 //
 // Wiring: tech.Attach(ctx, engine, cfg.SIP, log) builds it with real RTP
 // (package sip/media), registers it and starts it.
