@@ -64,6 +64,7 @@ type Controller struct {
 	keepEnded int
 	rr        map[Platform]int // round-robin position per group
 	restrict  map[string]bool  // restricted confidentiality flags
+	endpoints endpointCache    // endpoint states shared by concurrent transfers
 
 	// swept: the records cut off by the last restart were closed (dispatcher only).
 	swept bool

@@ -69,7 +69,7 @@ func (cl *call) targetUnreachable(target Platform, dials []string) (bool, string
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			st, err := cl.ctl.pbx.EndpointState(ctx, ref.Tech, ref.Resource)
+			st, err := cl.ctl.endpoints.state(ctx, cl.ctl.pbx, ref)
 			if err != nil {
 				if !errors.Is(err, ErrNoSuchEndpoint) {
 					cl.log.Warn("endpoint state unknown", zap.String("endpoint", ref.Tech+"/"+ref.Resource), zap.Error(err))
@@ -94,4 +94,58 @@ func (cl *call) targetUnreachable(target Platform, dials []string) (bool, string
 		return true, fmt.Sprintf("%s平台中继线路全部中断，无法转接，请稍后再试", target)
 	}
 	return true, fmt.Sprintf("%s平台坐席话机全部离线，无法转接，请稍后再试", target)
+}
+
+// endpointStateTTL is how long a reachable endpoint state read from the PBX is reused. A
+// burst of transfers towards one platform (hundreds of softkeys within a second) then costs
+// one look-up, not one per call, and a trunk that goes down is noticed within a second.
+// "offline" is never reused: a platform that comes back is usable at once.
+const endpointStateTTL = time.Second
+
+// endpointCache shares endpoint-state look-ups between calls: one request in flight per
+// endpoint, its answer reused for endpointStateTTL.
+type endpointCache struct {
+	mu      sync.Mutex
+	entries map[endpointRef]*endpointEntry
+}
+
+type endpointEntry struct {
+	done chan struct{} // closed when st/err are set
+	at   time.Time
+	st   EndpointStatus
+	err  error
+}
+
+func (c *endpointCache) state(ctx context.Context, pbx PBX, ref endpointRef) (EndpointStatus, error) {
+	c.mu.Lock()
+	if c.entries == nil {
+		c.entries = map[endpointRef]*endpointEntry{}
+	}
+	e := c.entries[ref]
+	inFlight := e != nil && e.at.IsZero()
+	fresh := inFlight || (e != nil && e.err == nil && e.st != EndpointOffline && time.Since(e.at) < endpointStateTTL)
+	if !fresh {
+		e = &endpointEntry{done: make(chan struct{})}
+		c.entries[ref] = e
+		c.mu.Unlock()
+		// The look-up outlives a caller that gives up: others may be waiting on it.
+		lctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), endpointCheckTimeout)
+		st, err := pbx.EndpointState(lctx, ref.Tech, ref.Resource)
+		cancel()
+		c.mu.Lock()
+		e.st, e.err, e.at = st, err, time.Now()
+		if err != nil && !errors.Is(err, ErrNoSuchEndpoint) {
+			delete(c.entries, ref) // do not keep a transient failure
+		}
+		close(e.done)
+		c.mu.Unlock()
+		return st, err
+	}
+	c.mu.Unlock()
+	select {
+	case <-e.done:
+		return e.st, e.err
+	case <-ctx.Done():
+		return EndpointUnknown, ctx.Err()
+	}
 }
