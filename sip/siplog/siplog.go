@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -71,6 +72,9 @@ func (h *zapSlog) Enabled(_ context.Context, l slog.Level) bool {
 
 func (h *zapSlog) Handle(_ context.Context, r slog.Record) error {
 	lvl := zapLevel(r.Level)
+	if lvl >= zapcore.WarnLevel && benign(r.Message) {
+		lvl = zapcore.DebugLevel
+	}
 	ce := h.log.Check(lvl, truncate(r.Message, h.max))
 	if ce == nil {
 		return nil
@@ -164,6 +168,20 @@ func truncate(s string, max int) string {
 		cut--
 	}
 	return s[:cut] + "…(truncated)"
+}
+
+// benignWarnings are sipgo warnings about its own bookkeeping, not about the network or
+// a call (e.g. a UDP connection reference count when several local sockets close at
+// once): they are logged at debug so that operators only see warnings that need them.
+var benignWarnings = []string{"ref went negative"}
+
+func benign(msg string) bool {
+	for _, b := range benignWarnings {
+		if strings.Contains(msg, b) {
+			return true
+		}
+	}
+	return false
 }
 
 func zapLevel(l slog.Level) zapcore.Level {

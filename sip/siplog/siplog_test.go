@@ -201,3 +201,15 @@ func BenchmarkHandle(b *testing.B) {
 		})
 	}
 }
+
+// TestBenignSipgoWarningIsDebug: sipgo's own bookkeeping warning does not reach an
+// operator's warn-level log, a real warning does.
+func TestBenignSipgoWarningIsDebug(t *testing.T) {
+	core, logs := observer.New(zapcore.WarnLevel)
+	l := New(zap.New(core))
+	l.Warn("UDP ref went negative on try close", "id", "x")
+	l.Warn("Failed to parse SIP message", "error", "bad")
+	if logs.Len() != 1 || logs.All()[0].Message != "Failed to parse SIP message" {
+		t.Fatalf("warn-level log = %v, want only the parse failure", logs.All())
+	}
+}
