@@ -98,7 +98,7 @@ func (t *Tech) Shutdown(ctx context.Context) error {
 		}
 	}
 	err := t.ends.wait(ctx)
-	t.log.Info("sip shutdown: live calls ended", zap.Int("calls", len(calls)), zap.Int("ended_here", ended), zap.Error(err))
+	t.log.Info("sip shutdown: live calls ended", zap.Int("dialogs_open", len(calls)), zap.Int("ended_here", ended), zap.Error(err))
 	return err
 }
 
