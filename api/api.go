@@ -80,6 +80,7 @@ func routes() []route {
 		{method: "POST", path: "/v1/calls/{id}/softkeys", roles: []Role{RoleAgent}, whatZh: "操作软按键", whatEn: "press softkeys", handle: (*server).softkey},
 		{method: "GET", path: "/v1/calls", roles: readers, whatZh: "查询通话记录", whatEn: "list calls", handle: (*server).listCalls},
 		{method: "GET", path: "/v1/calls/{id}", roles: anyRole, whatZh: "查看通话记录", whatEn: "read calls", handle: (*server).getCall},
+		{method: "POST", path: "/v1/calls/{id}/tickets", roles: []Role{RoleAgent}, whatZh: "关联工单号", whatEn: "link tickets", handle: (*server).setTicket},
 		{method: "GET", path: "/v1/calls/{id}/deliveries", roles: readers, whatZh: "查看工单投递状态", whatEn: "read deliveries", handle: (*server).callDeliveries},
 		{method: "GET", path: "/v1/events", roles: readers, queryToken: true, whatZh: "订阅通话事件", whatEn: "subscribe to events", handle: (*server).events},
 		{method: "POST", path: "/v1/pushes", roles: []Role{RoleAgent}, whatZh: "发起系统推送", whatEn: "create pushes", handle: (*server).createPush},

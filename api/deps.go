@@ -20,6 +20,8 @@ type Controller interface {
 	Calls() []callflow.CallRecord
 	// ReloadMatters swaps the transfer matters list.
 	ReloadMatters(*config.Matters)
+	// SetTicket assigns a platform's ticket id (工单号/警单号) to a live or ended call.
+	SetTicket(ctx context.Context, callID string, platform callflow.Platform, ticket string) (callflow.CallRecord, error)
 }
 
 // Store is what the API needs from the durable store (*store.Store).

@@ -84,6 +84,8 @@ var errorMap = []errorClass{
 	{is(store.ErrNotFound), http.StatusNotFound, "not_found", "未找到"},
 	{is(callflow.ErrCallNotFound), http.StatusNotFound, "not_found", "通话不存在或已结束"},
 	{is(callflow.ErrChannelGone), http.StatusConflict, "channel_gone", "通话段已挂断"},
+	{is(callflow.ErrTicketConflict), http.StatusConflict, "ticket_conflict", "该平台已有另一个工单号"},
+	{is(callflow.ErrBadTicket), http.StatusBadRequest, "invalid_field", "工单号无效"},
 	{is(store.ErrIllegalTransition), http.StatusConflict, "illegal_transition", "当前状态不允许该操作"},
 	{is(ErrConflict), http.StatusConflict, "conflict", "状态冲突"},
 	{is(store.ErrConflict), http.StatusConflict, "conflict", "已存在"},

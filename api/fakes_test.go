@@ -71,6 +71,22 @@ func (c *fakeController) ReloadMatters(m *config.Matters) {
 	c.mu.Unlock()
 }
 
+func (c *fakeController) SetTicket(ctx context.Context, id string, platform callflow.Platform, ticket string) (callflow.CallRecord, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.calls[id]
+	if !ok {
+		return r, fmt.Errorf("set ticket: %w", callflow.ErrCallNotFound)
+	}
+	if platform == callflow.Platform110 {
+		r.Ticket110 = ticket
+	} else {
+		r.Ticket12345 = ticket
+	}
+	c.calls[id] = r
+	return r, nil
+}
+
 func (c *fakeController) requests() []callflow.SoftkeyRequest {
 	c.mu.Lock()
 	defer c.mu.Unlock()

@@ -159,8 +159,12 @@ func (cl *call) loop() {
 	}
 	// Answer softkeys that raced with the end.
 	for _, m := range cl.box.take() {
-		if sk, ok := m.(softkeyMsg); ok {
-			sk.reply <- softkeyReply{res: SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}}
+		switch m := m.(type) {
+		case softkeyMsg:
+			m.reply <- softkeyReply{res: SoftkeyResult{CallID: cl.id, Reason: "通话已结束"}}
+		case ticketMsg:
+			// The record is final now: SetTicket retries on the ended path.
+			m.reply <- ticketReply{err: errCallEnding}
 		}
 	}
 }
@@ -342,6 +346,8 @@ func (cl *call) handle(m any) {
 		res.State = cl.state.String()
 		cl.flush() // the record shows the press before the desk hears back
 		e.reply <- softkeyReply{res: res, err: err}
+	case ticketMsg:
+		cl.setTicket(e)
 	case timerMsg:
 		cl.timer(e)
 	case reconcileMsg:
