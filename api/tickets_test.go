@@ -30,7 +30,7 @@ func TestLinkTicketEndToEnd(t *testing.T) {
 
 	refused := []struct {
 		name, token, body, code string
-		status                int
+		status                  int
 	}{
 		{"110 agent not on the call", tokAgent110, `{"platform":"110","ticket_id":"JD-1"}`, "forbidden", 403},
 		{"12345 agent links a 110 ticket", tokAgent12345, `{"platform":"110","ticket_id":"JD-1"}`, "forbidden", 403},
