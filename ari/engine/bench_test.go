@@ -11,7 +11,12 @@ import (
 )
 
 func benchEngine(b *testing.B) (*engine.Engine, *sim.Tech, func()) {
-	e := engine.New(engine.Options{Dialplan: []engine.DialplanEntry{{Exten: "12345", App: "linkctl", AppArgs: []string{"inbound", "12345"}}}}, nil)
+	return benchEngineWith(b, engine.Options{})
+}
+
+func benchEngineWith(b *testing.B, opts engine.Options) (*engine.Engine, *sim.Tech, func()) {
+	opts.Dialplan = []engine.DialplanEntry{{Exten: "12345", App: "linkctl", AppArgs: []string{"inbound", "12345"}}}
+	e := engine.New(opts, nil)
 	st := sim.New(e, nil)
 	e.RegisterTech(st)
 	sub := e.Subscribe("linkctl")

@@ -38,6 +38,9 @@ type Options struct {
 	RetainHearing bool
 	// Now is the clock (tests); time.Now if nil.
 	Now func() time.Time
+	// MediaWorkers bounds the goroutines that share one media tick; 0 means
+	// GOMAXPROCS (at most 8). A tick uses one goroutine per 64 media legs.
+	MediaWorkers int
 }
 
 // Engine is the switch core: channels, bridges, Stasis applications, playbacks
@@ -64,11 +67,7 @@ type Engine struct {
 	generating map[*Channel]struct{}
 	clips      map[string]*clipEntry
 	retired    map[string]*Channel // hung-up channels kept for Hearing (Options.RetainHearing)
-	mixIn      [][]int16
-	mixOut     [][]int16
-	mixHave    []bool
-	genBuf     [FrameSamples]int16
-	plan       tickPlan // Tick's scratch; only Tick touches it
+	clock      mediaClock          // the media tick's scratch and counters (clock.go)
 
 	idSeq   atomic.Int64
 	started time.Time
@@ -99,7 +98,7 @@ func New(opts Options, log *zap.Logger) *Engine {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Engine{
+	e := &Engine{
 		opts:       opts,
 		log:        log,
 		techs:      map[string]Technology{},
@@ -113,6 +112,8 @@ func New(opts Options, log *zap.Logger) *Engine {
 		allSubs:    map[*Subscription]struct{}{},
 		started:    opts.Now(),
 	}
+	e.clock.maxWorkers = opts.MediaWorkers
+	return e
 }
 
 // Options returns the engine's effective options.
