@@ -133,6 +133,11 @@ func (e *Engine) Run(ctx context.Context) {
 	timer := time.NewTimer(media.FrameDuration)
 	defer timer.Stop()
 	var lastSkipLog time.Time
+	defer func() {
+		st := e.MediaClock()
+		e.log.Info("media clock stopped", zap.Uint64("ticks", st.Ticks), zap.Uint64("late_ticks", st.LateTicks),
+			zap.Uint64("skipped_ticks", st.SkippedTicks), zap.Duration("max_tick", st.MaxTick))
+	}()
 	for {
 		wait, skip, late := sched.next(time.Now())
 		if wait > 0 {
