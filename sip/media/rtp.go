@@ -90,9 +90,10 @@ type Session struct {
 
 	mu sync.Mutex
 	// negotiated
-	remote *net.UDPAddr
-	codec  Codec
-	dtmfPT uint8
+	remote   *net.UDPAddr
+	remoteAP netip.AddrPort // remote, converted once: sendto without a per-packet conversion
+	codec    Codec
+	dtmfPT   uint8
 	// receive side
 	latched      bool
 	latchAddr    netip.AddrPort
@@ -214,6 +215,10 @@ func (s *Session) SetRemote(addr *net.UDPAddr, codec Codec, dtmfPT uint8) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.remote, s.codec, s.dtmfPT = addr, codec, dtmfPT
+	s.remoteAP = netip.AddrPort{}
+	if addr != nil {
+		s.remoteAP = addr.AddrPort()
+	}
 	s.latched = false
 	s.log.Debug("rtp remote set", zap.Stringer("rtp_remote", addr), zap.String("codec", codec.Name), zap.Uint8("dtmf_pt", dtmfPT))
 }
@@ -536,7 +541,7 @@ func (s *Session) sendLocked(pt uint8, marker bool, ts uint32, payload []byte) e
 	if err != nil {
 		return fmt.Errorf("marshal rtp: %w", err)
 	}
-	if _, err := s.conn.WriteToUDP(s.outBuf[:n], s.remote); err != nil {
+	if _, err := s.conn.WriteToUDPAddrPort(s.outBuf[:n], s.remoteAP); err != nil {
 		return fmt.Errorf("send rtp to %v: %w", s.remote, err)
 	}
 	s.stats.PacketsOut++
