@@ -72,6 +72,7 @@ type mediaClock struct {
 // carried out without it, so technologies' ReadFrame/WriteFrame (RTP I/O) never
 // hold up REST requests and events.
 type tickPlan struct {
+	due     time.Time    // when this frame is due by the clock's schedule
 	members []planMember // all bridges' members, bridge after bridge
 	sizes   []int        // member count of each planned bridge
 	gens    []planGen
@@ -79,13 +80,24 @@ type tickPlan struct {
 
 type planMember struct {
 	media     MediaPort
-	generated bool // hears generated audio instead of the bridge
+	timed     TimedMediaPort // media, if it takes the frame's due time
+	generated bool           // hears generated audio instead of the bridge
 }
 
 type planGen struct {
 	src   media.Source
 	media MediaPort
+	timed TimedMediaPort
 	pb    *Playback
+}
+
+// write sends frame to port, with its due time if the port takes it.
+func write(port MediaPort, timed TimedMediaPort, frame []int16, due time.Time) {
+	if timed != nil {
+		timed.WriteFrameAt(frame, due)
+		return
+	}
+	port.WriteFrame(frame)
 }
 
 // tickShard is one goroutine's part of a tick: whole bridges (a bridge is never
@@ -113,8 +125,11 @@ type schedule struct {
 // now) and how many owed ticks to skip first because the clock fell more than
 // maxCatchUp frames behind. late reports that the tick due is behind schedule
 // by a frame or more (a catch-up tick).
+// due is when the next tick to run is due.
+func (s *schedule) due() time.Time { return s.start.Add(time.Duration(s.done+1) * media.FrameDuration) }
+
 func (s *schedule) next(now time.Time) (wait time.Duration, skip int64, late bool) {
-	due := s.start.Add(time.Duration(s.done+1) * media.FrameDuration)
+	due := s.due()
 	if now.Before(due) {
 		return due.Sub(now), 0, false
 	}
@@ -165,30 +180,35 @@ func (e *Engine) Run(ctx context.Context) {
 		if late {
 			e.clock.late.Add(1)
 		}
-		e.Tick()
+		e.tick(sched.due())
 		sched.done++
 	}
 }
 
 // Tick advances the media clock by one 20 ms frame (Run calls it; tests may call
 // it directly, but never concurrently with Run).
-func (e *Engine) Tick() {
+func (e *Engine) Tick() { e.tick(time.Now()) }
+
+// tick runs the frame due at due.
+func (e *Engine) tick(due time.Time) {
 	c := &e.clock
 	start := time.Now()
 	p := &c.plan
-	p.members, p.sizes, p.gens = p.members[:0], p.sizes[:0], p.gens[:0]
+	p.due, p.members, p.sizes, p.gens = due, p.members[:0], p.sizes[:0], p.gens[:0]
 	e.mu.Lock()
 	for _, b := range e.bridges {
 		if b.mediaMembers == 0 || len(b.members) < 2 {
 			continue
 		}
 		for _, m := range b.members {
-			p.members = append(p.members, planMember{media: m.media, generated: m.gen.src != nil})
+			timed, _ := m.media.(TimedMediaPort)
+			p.members = append(p.members, planMember{media: m.media, timed: timed, generated: m.gen.src != nil})
 		}
 		p.sizes = append(p.sizes, len(b.members))
 	}
 	for ch := range e.generating {
-		p.gens = append(p.gens, planGen{src: ch.gen.src, media: ch.media, pb: ch.gen.pb})
+		timed, _ := ch.media.(TimedMediaPort)
+		p.gens = append(p.gens, planGen{src: ch.gen.src, media: ch.media, timed: timed, pb: ch.gen.pb})
 	}
 	e.unlock()
 
@@ -285,7 +305,7 @@ func (s *tickShard) relay(p *tickPlan) {
 		}
 		for i, m := range ms {
 			if m.media != nil && !m.generated {
-				m.media.WriteFrame(out[i])
+				write(m.media, m.timed, out[i], p.due)
 			}
 		}
 	}
@@ -297,7 +317,7 @@ func (s *tickShard) generate(p *tickPlan) {
 	for _, g := range p.gens[s.genFrom:s.genTo] {
 		ok := g.src.Next(s.gen[:])
 		if g.media != nil {
-			g.media.WriteFrame(s.gen[:])
+			write(g.media, g.timed, s.gen[:], p.due)
 		}
 		if !ok && g.pb != nil {
 			s.done = append(s.done, g.pb)

@@ -162,3 +162,51 @@ func TestTickShardsKeepBridgesApart(t *testing.T) {
 		})
 	}
 }
+
+// timedPort is an idPort that also takes frames' due times.
+type timedPort struct {
+	idPort
+	dues []time.Time
+}
+
+func (p *timedPort) WriteFrameAt(f []int16, due time.Time) {
+	p.mu.Lock()
+	p.dues = append(p.dues, due)
+	p.mu.Unlock()
+	p.WriteFrame(f)
+}
+
+// TestTickHandsDueTimeToTimedPorts: a port that stamps its own timing gets the
+// schedule's due time of each frame, relayed or generated, not the wall time
+// of a catch-up burst; a plain port still gets WriteFrame.
+func TestTickHandsDueTimeToTimedPorts(t *testing.T) {
+	e := New(Options{}, nil)
+	timed, plain := &timedPort{idPort: idPort{id: 1}}, &idPort{id: 2}
+	e.mu.Lock()
+	b := &Bridge{id: "b"}
+	for i, p := range []MediaPort{timed, plain} {
+		b.members = append(b.members, &Channel{id: fmt.Sprintf("c%d", i), media: p, bridge: b})
+		b.mediaMembers++
+	}
+	e.bridges[b.id] = b
+	e.mu.Unlock()
+	base := time.Date(2026, 12, 3, 20, 0, 0, 0, time.UTC)
+	dues := []time.Time{base, base.Add(20 * time.Millisecond), base.Add(40 * time.Millisecond)}
+	for _, d := range dues {
+		e.tick(d)
+	}
+	timed.mu.Lock()
+	got := append([]time.Time(nil), timed.dues...)
+	timed.mu.Unlock()
+	if len(got) != len(dues) {
+		t.Fatalf("timed port got %d due times, want %d", len(got), len(dues))
+	}
+	for i := range dues {
+		if !got[i].Equal(dues[i]) {
+			t.Errorf("frame %d due %v, want %v", i, got[i], dues[i])
+		}
+	}
+	if heard, n := plain.last(); heard != 1 || n != 3 {
+		t.Errorf("plain port heard %d in %d frames, want 1 in 3", heard, n)
+	}
+}

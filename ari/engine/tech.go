@@ -143,6 +143,16 @@ type MediaPort interface {
 	WriteFrame(frame []int16)
 }
 
+// TimedMediaPort is optionally implemented by a MediaPort whose stream carries
+// its own timing (RTP timestamps). The media clock calls WriteFrameAt with the
+// time the frame is due by its 20 ms schedule instead of WriteFrame, so frames
+// sent back to back while a late clock catches up stay one contiguous stream
+// rather than looking like a new talkspurt after a pause.
+type TimedMediaPort interface {
+	MediaPort
+	WriteFrameAt(frame []int16, due time.Time)
+}
+
 // FrameSamples is the number of samples in one 20 ms frame at 8 kHz.
 const FrameSamples = 160
 
