@@ -502,13 +502,18 @@ func (s *Session) readFrameLocked(buf []int16) bool {
 
 // WriteFrame encodes frame with the negotiated codec and sends it. Before
 // SetRemote, and while a DTMF event is being sent, it sends nothing.
-func (s *Session) WriteFrame(frame []int16) {
+func (s *Session) WriteFrame(frame []int16) { s.WriteFrameAt(frame, time.Now()) }
+
+// WriteFrameAt is WriteFrame for the frame due at now by the caller's media
+// clock: frames a late clock sends back to back, due 20 ms apart, stay one
+// contiguous stream; a gap of three frames or more between due times starts a
+// new talkspurt (marker bit, timestamp jumped over the pause).
+func (s *Session) WriteFrameAt(frame []int16, now time.Time) {
 	s.mu.Lock()
 	if s.remote == nil || s.dtmfActive || s.closed.Load() {
 		s.mu.Unlock()
 		return
 	}
-	now := time.Now()
 	marker := !s.sentAny
 	if s.sentAny {
 		s.ts += uint32(len(frame))

@@ -474,3 +474,53 @@ func TestDTMFWithLostEndPacketsStillReported(t *testing.T) {
 		t.Error("event reported twice")
 	}
 }
+
+// TestWriteFrameAtFollowsTheClockNotTheWall: frames a late media clock sends
+// back to back (due 20 ms apart, written at once) keep consecutive timestamps
+// and no marker; a pause between due times is a new talkspurt whose timestamp
+// jumps by exactly the pause.
+func TestWriteFrameAtFollowsTheClockNotTheWall(t *testing.T) {
+	a, err := NewSession(loopback)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	sniff, err := net.ListenUDP("udp", &net.UDPAddr{IP: loopback})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sniff.Close()
+	a.SetRemote(sniff.LocalAddr().(*net.UDPAddr), PCMU, 101)
+	base := time.Now()
+	frame := make([]int16, FrameSamples)
+	// due at 0, 20, then 40..120 caught up in a burst, then after a 180 ms pause
+	dues := []time.Duration{0, 20, 40, 60, 80, 100, 120, 300}
+	for _, d := range dues {
+		a.WriteFrameAt(frame, base.Add(d*time.Millisecond))
+	}
+	buf := make([]byte, 1500)
+	var hdrs []rtp.Header
+	for range dues {
+		sniff.SetReadDeadline(time.Now().Add(2 * time.Second))
+		n, _, err := sniff.ReadFromUDP(buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var p rtp.Packet
+		if err := p.Unmarshal(buf[:n]); err != nil {
+			t.Fatal(err)
+		}
+		hdrs = append(hdrs, p.Header)
+	}
+	for i := 1; i < len(hdrs); i++ {
+		wantTS := uint32((dues[i] - dues[i-1]) * 8) // 8 samples per ms
+		wantMarker := i == len(hdrs)-1
+		if got := hdrs[i].Timestamp - hdrs[i-1].Timestamp; got != wantTS || hdrs[i].Marker != wantMarker {
+			t.Errorf("frame %d (due +%d ms): timestamp +%d marker %v, want +%d marker %v",
+				i, dues[i], got, hdrs[i].Marker, wantTS, wantMarker)
+		}
+		if hdrs[i].SequenceNumber != hdrs[i-1].SequenceNumber+1 {
+			t.Errorf("frame %d: seq %d after %d", i, hdrs[i].SequenceNumber, hdrs[i-1].SequenceNumber)
+		}
+	}
+}
