@@ -2,6 +2,7 @@ package engine
 
 import (
 	"fmt"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -208,5 +209,37 @@ func TestTickHandsDueTimeToTimedPorts(t *testing.T) {
 	}
 	if heard, n := plain.last(); heard != 1 || n != 3 {
 		t.Errorf("plain port heard %d in %d frames, want 1 in 3", heard, n)
+	}
+}
+
+// TestTickSharedOnlyWhenLong: by default a tick runs on one goroutine, is
+// shared once a tick takes more than half a frame, and stays shared until ticks
+// are short again (hysteresis, so it does not flap); a configured count is kept.
+func TestTickSharedOnlyWhenLong(t *testing.T) {
+	shared := min(runtime.GOMAXPROCS(0), maxTickWorkers, 1000/legsPerWorker)
+	steps := []struct {
+		lastTick time.Duration
+		legs     int
+		want     int
+	}{
+		{0, 1000, 1},
+		{6 * time.Millisecond, 1000, 1},
+		{11 * time.Millisecond, 1000, shared},
+		{6 * time.Millisecond, 1000, shared}, // between the thresholds: still shared
+		{11 * time.Millisecond, 100, 1},      // too few legs to split
+		{3 * time.Millisecond, 1000, 1},      // short again
+		{6 * time.Millisecond, 1000, 1},      // and stays single
+		{25 * time.Millisecond, 1000, shared},
+	}
+	var c mediaClock
+	for i, s := range steps {
+		c.lastTick.Store(int64(s.lastTick))
+		if got := c.workerCount(s.legs); got != s.want {
+			t.Errorf("step %d: last tick %v, %d legs: %d workers, want %d", i, s.lastTick, s.legs, got, s.want)
+		}
+	}
+	fixed := mediaClock{maxWorkers: 3}
+	if got := fixed.workerCount(1000); got != 3 {
+		t.Errorf("configured 3 workers, got %d", got)
 	}
 }

@@ -38,8 +38,9 @@ type Options struct {
 	RetainHearing bool
 	// Now is the clock (tests); time.Now if nil.
 	Now func() time.Time
-	// MediaWorkers bounds the goroutines that share one media tick; 0 means
-	// GOMAXPROCS (at most 8). A tick uses one goroutine per 64 media legs.
+	// MediaWorkers is how many goroutines share one media tick (one per 64
+	// media legs at most). 0: one, and GOMAXPROCS (at most 8) while ticks take
+	// longer than half a frame.
 	MediaWorkers int
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 
@@ -75,10 +76,11 @@ func newRTPLegs(b *testing.B, e *engine.Engine, n int) []rtpLeg {
 // It reports the tick's own duration (tick-µs) besides ns/op (phones' sends
 // included) and the phones' packets received per expected packet (delivered).
 func benchRTPTick(b *testing.B, bridges, size int) {
-	for _, workers := range []int{1, 0} {
-		name := "workers=1"
+	// 0 is the default: one goroutine until ticks run long
+	for _, workers := range []int{0, runtime.GOMAXPROCS(0)} {
+		name := fmt.Sprintf("workers=%d", workers)
 		if workers == 0 {
-			name = "workers=GOMAXPROCS"
+			name = "workers=default"
 		}
 		b.Run(name, func(b *testing.B) { benchRTPTickWith(b, bridges, size, workers) })
 	}
@@ -131,6 +133,7 @@ func benchRTPTickWith(b *testing.B, bridges, size, workers int) {
 		got += l.phone.Stats().PacketsIn - before[i]
 	}
 	b.ReportMetric(float64(tickTotal.Microseconds())/float64(b.N), "tick-µs")
+	b.ReportMetric(float64(e.MediaClock().Workers), "workers")
 	b.ReportMetric(float64(got)/float64(uint64(b.N)*uint64(len(legs))), "delivered")
 }
 
