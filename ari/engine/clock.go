@@ -32,8 +32,9 @@ const (
 	// Sharing a tick costs CPU (goroutine wake-ups, the scheduler spinning):
 	// measured +15 % for 500 relayed calls on 2 cores, with no shorter tick,
 	// because the RTP I/O already keeps the other core busy. So by default a
-	// tick is shared only once one takes longer than shareAbove, and runs on one
-	// goroutine again when it is back under unshareBelow.
+	// tick is shared only once ticks take longer than shareAbove on average
+	// (over about 8 ticks, so one preempted tick does not count), and runs on
+	// one goroutine again when the average is back under unshareBelow.
 	shareAbove   = media.FrameDuration / 2
 	unshareBelow = media.FrameDuration / 5
 	// skipLogEvery rate-limits the warning about skipped frames.
@@ -68,8 +69,9 @@ type mediaClock struct {
 	plan       tickPlan
 	shards     []*tickShard
 	wg         sync.WaitGroup
-	maxWorkers int  // Options.MediaWorkers; 0: GOMAXPROCS when overloaded, at most maxTickWorkers
-	sharing    bool // default mode: ticks are currently shared (see shareAbove)
+	maxWorkers int           // Options.MediaWorkers; 0: GOMAXPROCS when overloaded, at most maxTickWorkers
+	sharing    bool          // default mode: ticks are currently shared (see shareAbove)
+	avgTick    time.Duration // moving average of tick durations, weight 1/8
 
 	ticks, late, skipped atomic.Uint64
 	lastTick, maxTick    atomic.Int64
@@ -220,7 +222,12 @@ func (e *Engine) tick(due time.Time) {
 	}
 	e.unlock()
 
+	wasSharing := c.sharing
 	shards := c.split(c.workerCount(len(p.members) + len(p.gens)))
+	if c.sharing != wasSharing {
+		e.log.Debug("media tick sharing changed", zap.Bool("shared", c.sharing), zap.Int("workers", len(shards)),
+			zap.Duration("avg_tick", c.avgTick), zap.Int("media_legs", len(p.members)+len(p.gens)))
+	}
 	// Two phases: a channel may be read in its bridge's shard and written with
 	// generated audio in another, and a port must not see both at once.
 	c.parallel(shards, (*tickShard).relay)
@@ -243,6 +250,7 @@ func (e *Engine) tick(due time.Time) {
 	c.ticks.Add(1)
 	c.workers.Store(int32(len(shards)))
 	c.lastTick.Store(int64(took))
+	c.avgTick += (took - c.avgTick) / 8
 	if int64(took) > c.maxTick.Load() {
 		c.maxTick.Store(int64(took))
 	}
@@ -253,11 +261,10 @@ func (e *Engine) tick(due time.Time) {
 func (c *mediaClock) workerCount(legs int) int {
 	limit := c.maxWorkers
 	if limit <= 0 {
-		last := time.Duration(c.lastTick.Load())
 		switch {
-		case !c.sharing && last > shareAbove:
+		case !c.sharing && c.avgTick > shareAbove:
 			c.sharing = true
-		case c.sharing && last < unshareBelow:
+		case c.sharing && c.avgTick < unshareBelow:
 			c.sharing = false
 		}
 		limit = 1
