@@ -16,8 +16,9 @@ import (
 // MediaPort, relays (two parties) or mixes (three or more) and writes the
 // result, and writes generated audio (playback, MOH, ringback). The RTP I/O
 // behind the ports costs a syscall per frame, so a tick with hundreds of calls
-// is shared by a few goroutines, and a tick that ran late is followed at once by
-// the ticks it owes instead of being dropped.
+// can run long on a busy machine: the clock keeps absolute 20 ms marks and runs
+// the ticks it owes at once instead of dropping them, and while ticks run long
+// it shares each one among a few goroutines (whole bridges per goroutine).
 
 const (
 	// maxCatchUp is how many frames a late clock still sends back to back. Our

@@ -9,7 +9,13 @@
 // Channel technologies (tech.go: Sim in ari/sim, SIP in sip/tech) are called
 // only after the mutex is released. A 20 ms media clock (Run/Tick) mixes the
 // bridges whose members have a MediaPort and feeds generated audio (playback,
-// MOH, ringback) to channels; channels without media cost it nothing.
+// MOH, ringback) to channels; channels without media cost it nothing. The clock
+// (clock.go) keeps absolute 20 ms marks: a tick that ran late is followed at once
+// by the ticks it owes (frames more than 8 behind are skipped and counted), ports
+// that stamp their own timing (TimedMediaPort, RTP) get each frame's due time so
+// a catch-up burst stays one stream, and while ticks take over half a frame each
+// tick is shared by up to GOMAXPROCS goroutines (whole bridges each, assigned in
+// order). MediaClock reports ticks, late and skipped ticks and tick durations.
 // Hearing/Observe are audit hooks for tests.
 //
 // Shutdown (drain.go): a switch that dies with its process drains with
