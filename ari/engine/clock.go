@@ -32,12 +32,13 @@ const (
 	maxTickWorkers = 8
 	// Sharing a tick costs CPU (goroutine wake-ups, the scheduler spinning):
 	// measured +15 % for 500 relayed calls on 2 cores, with no shorter tick,
-	// because the RTP I/O already keeps the other core busy. So by default a
-	// tick is shared only once ticks take longer than shareAbove on average
-	// (over about 8 ticks, so one preempted tick does not count), and runs on
-	// one goroutine again when the average is back under unshareBelow.
-	shareAbove   = media.FrameDuration / 2
-	unshareBelow = media.FrameDuration / 5
+	// because the RTP I/O already keeps the other core busy, and ticks of 10-12
+	// ms on one goroutine lost nothing there. So by default a tick is shared
+	// only once ticks take longer than shareAbove on average (over about 8
+	// ticks, so one preempted tick does not count), close to missing the frame,
+	// and runs on one goroutine again when the average is under unshareBelow.
+	shareAbove   = media.FrameDuration * 3 / 4
+	unshareBelow = media.FrameDuration / 4
 	// skipLogEvery rate-limits the warning about skipped frames.
 	skipLogEvery = time.Second
 )

@@ -213,7 +213,7 @@ func TestTickHandsDueTimeToTimedPorts(t *testing.T) {
 }
 
 // TestTickSharedOnlyWhenLong: by default a tick runs on one goroutine, is
-// shared once ticks take more than half a frame on average, and stays shared
+// shared once ticks take more than 3/4 of a frame on average, and stays shared
 // until they are short again (hysteresis, so it does not flap); a configured
 // count is kept.
 func TestTickSharedOnlyWhenLong(t *testing.T) {
@@ -224,12 +224,12 @@ func TestTickSharedOnlyWhenLong(t *testing.T) {
 		want    int
 	}{
 		{0, 1000, 1},
-		{6 * time.Millisecond, 1000, 1},
-		{11 * time.Millisecond, 1000, shared},
-		{6 * time.Millisecond, 1000, shared}, // between the thresholds: still shared
-		{11 * time.Millisecond, 100, 1},      // too few legs to split
-		{3 * time.Millisecond, 1000, 1},      // short again
-		{6 * time.Millisecond, 1000, 1},      // and stays single
+		{12 * time.Millisecond, 1000, 1},
+		{16 * time.Millisecond, 1000, shared},
+		{8 * time.Millisecond, 1000, shared}, // between the thresholds: still shared
+		{16 * time.Millisecond, 100, 1},      // too few legs to split
+		{4 * time.Millisecond, 1000, 1},      // short again
+		{12 * time.Millisecond, 1000, 1},     // and stays single
 		{25 * time.Millisecond, 1000, shared},
 	}
 	var c mediaClock

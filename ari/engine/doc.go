@@ -13,7 +13,7 @@
 // (clock.go) keeps absolute 20 ms marks: a tick that ran late is followed at once
 // by the ticks it owes (frames more than 8 behind are skipped and counted), ports
 // that stamp their own timing (TimedMediaPort, RTP) get each frame's due time so
-// a catch-up burst stays one stream, and while ticks take over half a frame each
+// a catch-up burst stays one stream, and while ticks take over 3/4 of a frame each
 // tick is shared by up to GOMAXPROCS goroutines (whole bridges each, assigned in
 // order). MediaClock reports ticks, late and skipped ticks and tick durations.
 // Hearing/Observe are audit hooks for tests.

@@ -40,7 +40,7 @@ type Options struct {
 	Now func() time.Time
 	// MediaWorkers is how many goroutines share one media tick (one per 64
 	// media legs at most). 0: one, and GOMAXPROCS (at most 8) while ticks take
-	// longer than half a frame.
+	// longer than 3/4 of a frame on average.
 	MediaWorkers int
 }
 
