@@ -154,17 +154,13 @@ func (s *schedule) next(now time.Time) (wait time.Duration, skip int64, late boo
 
 // Run drives the 20 ms media clock until ctx ends. It touches only bridges with
 // at least one media port and channels generating audio, so channels without a
-// MediaPort cost nothing.
+// MediaPort cost nothing. It logs nothing once ctx has ended (callers often do
+// not wait for it); MediaClock has its counters.
 func (e *Engine) Run(ctx context.Context) {
 	sched := schedule{start: time.Now()}
 	timer := time.NewTimer(media.FrameDuration)
 	defer timer.Stop()
 	var lastSkipLog time.Time
-	defer func() {
-		st := e.MediaClock()
-		e.log.Info("media clock stopped", zap.Uint64("ticks", st.Ticks), zap.Uint64("late_ticks", st.LateTicks),
-			zap.Uint64("skipped_ticks", st.SkippedTicks), zap.Duration("max_tick", st.MaxTick))
-	}()
 	for {
 		wait, skip, late := sched.next(time.Now())
 		if wait > 0 {
