@@ -126,6 +126,8 @@ func TestMalformedInvites(t *testing.T) {
 		{"huge User-to-User", r.invite("b10", []string{contact, sdpCT, "User-to-User: " + strings.Repeat("A", 5000) + ";encoding=hex"}, goodSDP, ""), 0},
 		{"garbage datagram", []byte("\xff\xfe\x00garbage\r\n\r\n"), 0},
 		{"empty datagram", []byte("\r\n\r\n"), 0},
+		{"CSeq method BYE on an INVITE", bytes.Replace(r.invite("b11", []string{contact, sdpCT}, goodSDP, ""), []byte("CSeq: 1 INVITE"), []byte("CSeq: 1 BYE"), 1), 400},
+		{"CSeq method lower-case invite", bytes.Replace(r.invite("b12", []string{contact, sdpCT}, goodSDP, ""), []byte("CSeq: 1 INVITE"), []byte("CSeq: 1 invite"), 1), 400},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

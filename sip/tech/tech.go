@@ -270,6 +270,13 @@ func (t *Tech) track(h sipgo.RequestHandler) sipgo.RequestHandler {
 		t.hwg.Add(1)
 		t.hmu.Unlock()
 		defer t.hwg.Done()
+		if err := checkRequest(req); err != nil {
+			t.log.Info("inbound request refused", zap.String("method", string(req.Method)), zap.String("source", req.Source()), zap.Error(err))
+			if !req.IsAck() {
+				t.respond(tx, req, 400, "Bad Request")
+			}
+			return
+		}
 		h(req, tx)
 	}
 }
