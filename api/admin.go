@@ -11,6 +11,7 @@ import (
 
 	"go.uber.org/zap"
 
+	"linkctl/callflow"
 	"linkctl/config"
 )
 
@@ -122,7 +123,9 @@ func (s *server) matters(w http.ResponseWriter, r *http.Request, _ Principal) {
 	writeJSON(w, http.StatusOK, map[string]any{"source": m.Source, "directions": out})
 }
 
-func (s *server) dailyStats(w http.ResponseWriter, r *http.Request, _ Principal) {
+// dailyStats answers the day's figures; a 12345-side reader gets them without
+// the breakdowns of restricted calls (see store.DailyStats.RestrictedTransfers).
+func (s *server) dailyStats(w http.ResponseWriter, r *http.Request, p Principal) {
 	day := s.opt.Now()
 	if v := r.URL.Query().Get("date"); v != "" {
 		t, err := time.ParseInLocation(time.DateOnly, v, time.Local)
@@ -136,7 +139,11 @@ func (s *server) dailyStats(w http.ResponseWriter, r *http.Request, _ Principal)
 		writeError(w, newError(http.StatusServiceUnavailable, "unavailable", "存储未就绪", "no store", ""))
 		return
 	}
-	st, err := s.opt.Store.DailyStats(r.Context(), day)
+	reader := callflow.Platform110
+	if p.Platform == string(callflow.Platform12345) {
+		reader = callflow.Platform12345
+	}
+	st, err := s.opt.Store.DailyStatsFor(r.Context(), day, reader)
 	if err != nil {
 		s.fail(w, r, fmt.Errorf("daily stats %s: %w", day.Format(time.DateOnly), err))
 		return

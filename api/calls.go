@@ -322,6 +322,20 @@ func matchCall(f store.CallFilter, rec callflow.CallRecord) bool {
 	return true
 }
 
+// decodeDocument reads a (possibly redacted) call document back into a record:
+// fields absent from the document are zero, so they match no filter.
+func decodeDocument(doc store.Document) (callflow.CallRecord, error) {
+	var rec callflow.CallRecord
+	raw, err := json.Marshal(doc)
+	if err != nil {
+		return rec, fmt.Errorf("encode document: %w", err)
+	}
+	if err := json.Unmarshal(raw, &rec); err != nil {
+		return rec, fmt.Errorf("decode document: %w", err)
+	}
+	return rec, nil
+}
+
 // touched reports whether a call involved platform p (first, owner or an agent leg).
 func touched(rec callflow.CallRecord, p callflow.Platform) bool {
 	if rec.FirstPlatform == p || rec.OwnerPlatform == p {
@@ -370,9 +384,23 @@ func (s *server) listCalls(w http.ResponseWriter, r *http.Request, p Principal) 
 			s.fail(w, r, err)
 			return
 		}
-		if ok {
-			out = append(out, v)
+		if !ok {
+			continue
 		}
+		if doc, redacted := v.(store.Document); redacted {
+			// The filters ran on the full record; a restricted reader's filter
+			// must see only what that reader may: re-apply it on the redacted
+			// document, so a filter on a hidden field never matches.
+			seen, err := decodeDocument(doc)
+			if err != nil {
+				s.fail(w, r, fmt.Errorf("filter redacted call %s: %w", rec.ID, err), zap.String("call_id", rec.ID))
+				return
+			}
+			if !matchCall(f, seen) {
+				continue
+			}
+		}
+		out = append(out, v)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"calls": out, "count": len(out)})
 }

@@ -30,7 +30,8 @@ type Store interface {
 	ListCalls(ctx context.Context, f store.CallFilter) ([]callflow.CallRecord, error)
 	// Subscribe delivers every new version of every call record until cancel is called.
 	Subscribe() (<-chan callflow.CallRecord, func())
-	DailyStats(ctx context.Context, day time.Time) (store.DailyStats, error)
+	// DailyStatsFor computes a day's figures as a reader on platform may see them.
+	DailyStatsFor(ctx context.Context, day time.Time, reader callflow.Platform) (store.DailyStats, error)
 	CreatePush(ctx context.Context, p store.Push) (store.Push, error)
 	GetPush(ctx context.Context, id string) (store.Push, error)
 	ListPushes(ctx context.Context, f store.PushFilter) ([]store.Push, error)

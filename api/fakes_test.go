@@ -103,8 +103,10 @@ type fakeStore struct {
 	lastFilter store.CallFilter
 	healthErr  error
 	stats      store.DailyStats
-	statsDay   time.Time
-	deliveries []store.Delivery
+	// statsReader is the reader platform of the last DailyStatsFor.
+	statsReader callflow.Platform
+	statsDay    time.Time
+	deliveries  []store.Delivery
 }
 
 func newFakeStore(recs ...callflow.CallRecord) *fakeStore {
@@ -178,10 +180,10 @@ func (s *fakeStore) Subscribe() (<-chan callflow.CallRecord, func()) {
 	}
 }
 
-func (s *fakeStore) DailyStats(_ context.Context, day time.Time) (store.DailyStats, error) {
+func (s *fakeStore) DailyStatsFor(_ context.Context, day time.Time, reader callflow.Platform) (store.DailyStats, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.statsDay = day
+	s.statsDay, s.statsReader = day, reader
 	st := s.stats
 	st.Day = day.Format(time.DateOnly)
 	return st, nil

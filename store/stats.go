@@ -33,10 +33,23 @@ type DailyStats struct {
 	// side answering, over AnsweredTransfers transfers (0 when none).
 	MedianAnswerSeconds float64 `json:"median_answer_seconds"`
 	AnsweredTransfers   int     `json:"answered_transfers"`
+	// RestrictedTransfers (only in a 12345-side reader's figures): transfers of
+	// restricted calls. They count in Calls and Transfers but in no breakdown
+	// (direction, category, outcome, mode, fallbacks, three-way, answer time),
+	// so the figures reveal nothing of them the redacted record hides.
+	RestrictedTransfers int `json:"restricted_transfers,omitempty"`
 }
 
-// DailyStats computes the figures of the calendar day containing day (in day's location).
+// DailyStats computes the figures of the calendar day containing day (in day's
+// location), complete: for the 110 side and unrestricted readers.
 func (s *Store) DailyStats(ctx context.Context, day time.Time) (DailyStats, error) {
+	return s.DailyStatsFor(ctx, day, callflow.Platform110)
+}
+
+// DailyStatsFor computes the day's figures as reader may see them: for
+// callflow.Platform12345, calls under restricted knowledge (Policy.RecordRestricted)
+// count only in the Calls and Transfers totals and in RestrictedTransfers.
+func (s *Store) DailyStatsFor(ctx context.Context, day time.Time, reader callflow.Platform) (DailyStats, error) {
 	y, m, d := day.Date()
 	from := time.Date(y, m, d, 0, 0, 0, 0, day.Location())
 	to := from.AddDate(0, 0, 1)
@@ -67,6 +80,11 @@ func (s *Store) DailyStats(ctx context.Context, day time.Time) (DailyStats, erro
 			return st, fmt.Errorf("daily stats %s: decode call: %w", st.Day, err)
 		}
 		st.Calls++
+		if reader == callflow.Platform12345 && s.policy.RecordRestricted(rec) {
+			st.Transfers += len(rec.Transfers)
+			st.RestrictedTransfers += len(rec.Transfers)
+			continue
+		}
 		for _, t := range rec.Transfers {
 			st.Transfers++
 			st.ByDirection[string(t.Direction)]++
