@@ -2,8 +2,10 @@ package embedded
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -13,6 +15,10 @@ import (
 	"linkctl/ari/sim"
 	"linkctl/config"
 )
+
+// ErrCloseTimeout reports that Close gave up waiting for the ARI server or
+// the media clock to return.
+var ErrCloseTimeout = errors.New("embedded switch: close timed out waiting for server and media clock")
 
 // Switch is a running embedded switch.
 type Switch struct {
@@ -24,8 +30,14 @@ type Switch struct {
 	// Username/Password are the ARI credentials it accepts.
 	Username, Password string
 	cancel             context.CancelFunc
-	done               chan struct{}
+	done               chan struct{} // closed when the ARI server returned
+	ran                chan struct{} // closed when the engine's media clock (Run) returned
+	closeOnce          sync.Once
+	closeErr           error
 }
+
+// closeWait bounds how long Close waits for the server and the media clock.
+const closeWait = 3 * time.Second
 
 // EngineOptions maps the switch configuration onto engine options.
 func EngineOptions(sc config.SwitchConfig) engine.Options {
@@ -70,8 +82,11 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Switch, e
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	sw := &Switch{Engine: e, Sim: st, Server: srv, Username: cfg.ARI.Username, Password: cfg.Password(),
 		URL: "http://" + ln.Addr().String() + "/ari", WebsocketURL: "ws://" + ln.Addr().String() + "/ari/events",
-		cancel: cancel, done: make(chan struct{})}
-	go e.Run(rctx)
+		cancel: cancel, done: make(chan struct{}), ran: make(chan struct{})}
+	go func() {
+		defer close(sw.ran)
+		e.Run(rctx)
+	}()
 	go func() {
 		defer close(sw.done)
 		if err := srv.Serve(ln); err != nil {
@@ -88,13 +103,23 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger) (*Switch, e
 	return sw, nil
 }
 
-// Close stops the ARI server and the media clock (bounded in time).
+// Close stops the ARI server and the media clock and waits (bounded by
+// closeWait in all) for both goroutines to return, so nothing the switch
+// started still runs or logs once Close returned. It is safe to call more
+// than once and from several goroutines; every call waits.
 func (sw *Switch) Close() error {
-	sw.cancel()
-	err := sw.Server.Close()
-	select {
-	case <-sw.done:
-	case <-time.After(3 * time.Second):
+	sw.closeOnce.Do(func() {
+		sw.cancel()
+		sw.closeErr = sw.Server.Close()
+	})
+	deadline := time.NewTimer(closeWait)
+	defer deadline.Stop()
+	for _, ch := range []chan struct{}{sw.done, sw.ran} {
+		select {
+		case <-ch:
+		case <-deadline.C:
+			return errors.Join(sw.closeErr, ErrCloseTimeout)
+		}
 	}
-	return err
+	return sw.closeErr
 }

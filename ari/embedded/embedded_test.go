@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/zap/zaptest"
+
 	"linkctl/ari/embedded"
 	"linkctl/ari/engine"
 	"linkctl/ari/sim"
@@ -96,5 +98,55 @@ done:
 	}
 	if st, _ := get("/channels"); st != 0 {
 		t.Fatalf("server still answers after Close: %d", st)
+	}
+}
+
+// TestCloseWaitsForMediaClockAndServer: once Close returned, the media clock
+// goroutine (engine.Run) and the ARI server have returned, whether Close is
+// called directly or by cancelling Start's context; Close is idempotent.
+func TestCloseWaitsForMediaClockAndServer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(cancel context.CancelFunc, sw *embedded.Switch) error
+	}{
+		{"close", func(_ context.CancelFunc, sw *embedded.Switch) error { return sw.Close() }},
+		{"cancel-then-close", func(cancel context.CancelFunc, sw *embedded.Switch) error {
+			cancel()
+			return sw.Close()
+		}},
+		{"close-twice", func(_ context.CancelFunc, sw *embedded.Switch) error {
+			if err := sw.Close(); err != nil {
+				return err
+			}
+			return sw.Close()
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.Switch.Listen = "127.0.0.1:0"
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			// zaptest fails the test (and the race detector complains) if
+			// the switch logs after the test returned.
+			sw, err := embedded.Start(ctx, cfg, zaptest.NewLogger(t))
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-sw.ClockStopped():
+				t.Fatal("media clock stopped before Close")
+			default:
+			}
+			if err := tc.stop(cancel, sw); err != nil {
+				t.Fatalf("close: %v", err)
+			}
+			for what, ch := range map[string]<-chan struct{}{"media clock": sw.ClockStopped(), "ARI server": sw.ServerStopped()} {
+				select {
+				case <-ch:
+				default:
+					t.Errorf("%s still running after Close returned", what)
+				}
+			}
+		})
 	}
 }
