@@ -343,25 +343,7 @@ func (t *Tech) Hangup(ch engine.ChannelControl, cause int) error {
 		return nil
 	}
 	c.log.Info("hangup", zap.Int("cause", cause), zap.Stringer("state", from), zap.Stringer("dir", c.dir))
-	switch {
-	case c.dir == inbound && from < stateUp:
-		status, phrase := sipcause.ToSIP(cause)
-		t.respond(c.inviteTx, c.uas.InviteRequest, status, phrase, sip.NewHeader("Reason", sipcause.ReasonHeader(cause)))
-		c.release()
-	case c.dir == outbound && from < stateUp:
-		c.mu.Lock()
-		canCancel := c.provisional
-		c.mu.Unlock()
-		if canCancel {
-			t.goEnd(func() { c.sendCancel(cause) })
-		}
-		// Without a provisional response RFC 3261 forbids CANCEL: the INVITE
-		// runs to its final response or timer B (trace t06), then we clean up.
-	default:
-		t.goEnd(func() {
-			c.sendBye(cause)
-			c.release()
-		})
-	}
+	status, phrase := sipcause.ToSIP(cause)
+	c.signalEnd(cause, from, status, phrase)
 	return nil
 }

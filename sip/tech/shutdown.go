@@ -110,27 +110,8 @@ func (c *call) endForShutdown(cause int) bool {
 		return false
 	}
 	c.log.Info("hangup by sip shutdown", zap.Int("cause", cause), zap.Stringer("state", from), zap.Stringer("dir", c.dir))
-	t := c.t
-	switch {
-	case c.dir == inbound && from < stateUp:
-		t.respond(c.inviteTx, c.uas.InviteRequest, 503, "Service Unavailable",
-			sip.NewHeader("Reason", sipcause.ReasonHeader(cause)), retryAfterHeader(closeGrace))
-		c.release()
-	case c.dir == outbound && from < stateUp:
-		c.mu.Lock()
-		canCancel := c.provisional
-		c.mu.Unlock()
-		if canCancel {
-			t.goEnd(func() { c.sendCancel(cause) })
-		}
-		// Otherwise no CANCEL is allowed yet; the INVITE's first 1xx sends it
-		// (runOutbound), or the transport closing ends the transaction.
-	default:
-		t.goEnd(func() {
-			c.sendBye(cause)
-			c.release()
-		})
-	}
+	// Early inbound calls get 503 with Retry-After: the caller may try again elsewhere.
+	c.signalEnd(cause, from, 503, "Service Unavailable", retryAfterHeader(closeGrace))
 	if ctl := c.ctl; ctl != nil {
 		ctl.Hangup(cause)
 	}
