@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"go.uber.org/zap"
@@ -31,19 +29,12 @@ func cmdDemo(args []string, stdout, stderr io.Writer) error {
 	cfg := scenario.Config()
 	cfg.Store.Path = *db
 	cfg.Log.Level = *level
-	log, err := newLogger(cfg.Log)
+	d, err := beginDemo(cfg)
 	if err != nil {
 		return err
 	}
-	defer log.Sync() //nolint:errcheck
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	st, err := store.Open(ctx, cfg.Store, log.Named("store"))
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", *db, err)
-	}
-	defer st.Close()
+	defer d.close()
+	ctx, log, st := d.ctx, d.log, d.st
 	env, err := scenario.StartOpts(ctx, cfg, log, scenario.Options{Sink: st})
 	if err != nil {
 		return err

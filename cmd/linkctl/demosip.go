@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"os/signal"
-	"syscall"
 
 	"linkctl/sip/sipdemo"
-	"linkctl/store"
 )
 
 // demoSIP is `linkctl demo -sip`: the linkage scenarios over real SIP and RTP on
@@ -19,19 +15,12 @@ func demoSIP(stdout, stderr io.Writer, db, level string) error {
 	cfg := sipdemo.Config()
 	cfg.Store.Path = db
 	cfg.Log.Level = level
-	log, err := newLogger(cfg.Log)
+	d, err := beginDemo(cfg)
 	if err != nil {
 		return err
 	}
-	defer log.Sync() //nolint:errcheck
-
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	st, err := store.Open(ctx, cfg.Store, log.Named("store"))
-	if err != nil {
-		return fmt.Errorf("open store %s: %w", db, err)
-	}
-	defer st.Close()
+	defer d.close()
+	ctx, log, st := d.ctx, d.log, d.st
 	env, err := sipdemo.Start(ctx, cfg, log, sipdemo.Options{Sink: st})
 	if err != nil {
 		return fmt.Errorf("demo -sip: %w", err)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/signal"
 	"syscall"
@@ -197,30 +198,22 @@ func (n *node) close() {
 }
 
 func cmdServe(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("serve", stderr)
-	cfgPath := fs.String("config", "", "configuration file (default: built-in, embedded switch)")
-	noSIP := fs.Bool("no-sip", false, "embedded switch without the SIP technology (Sim endpoints only)")
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
-	}
-	cfg, err := loadConfig(*cfgPath)
+	p, err := beginProc("serve", "configuration file (default: built-in, embedded switch)",
+		"embedded switch without the SIP technology (Sim endpoints only)", args, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck
+	defer p.close()
+	cfg, log, sigs, ctx := p.cfg, p.log, p.sigs, p.ctx
 
-	// Stop signals are handled here, not by cancelling the node's context: what
-	// happens to live calls depends on who owns the switch (stop).
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	n, err := startNode(ctx, cfg, log, !*noSIP)
+	// Bind the API before anything else starts, so a taken port stops us
+	// before the switch opens its sockets, and the address announced is real.
+	ln, err := net.Listen("tcp", cfg.API.Listen)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (config key api.listen): %w", cfg.API.Listen, err)
+	}
+	defer ln.Close()
+	n, err := startNode(ctx, cfg, log, !p.noSIP)
 	if err != nil {
 		return err
 	}
@@ -240,13 +233,13 @@ func cmdServe(args []string, stdout, stderr io.Writer) error {
 	h := api.New(n.apiOptions())
 	log.Info("linkctl serving",
 		zap.Bool("embedded", cfg.ARI.Embedded), zap.String("ari", n.pbxURL()),
-		zap.String("api", "http://"+cfg.API.Listen), zap.String("sip_udp", cfg.SIP.ListenUDP),
+		zap.String("api", "http://"+ln.Addr().String()), zap.String("sip_udp", cfg.SIP.ListenUDP),
 		zap.String("on_sigterm", n.stopPlan(stopDrain)), zap.String("on_sigint", n.stopPlan(stopEnd)))
-	fmt.Fprintf(stdout, "linkctl: API and supervisor page on http://%s/ (Ctrl-C to stop)\n", cfg.API.Listen)
+	fmt.Fprintf(stdout, "linkctl: API and supervisor page on http://%s/ (Ctrl-C to stop)\n", ln.Addr())
 	apiCtx, stopAPI := context.WithCancel(ctx)
 	defer stopAPI()
 	apiDone := make(chan error, 1)
-	go func() { apiDone <- api.Serve(apiCtx, cfg.API.Listen, h) }()
+	go func() { apiDone <- api.ServeListener(apiCtx, ln, h) }()
 	select {
 	case err := <-apiDone:
 		if err != nil && !errors.Is(err, context.Canceled) {

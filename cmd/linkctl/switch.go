@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"go.uber.org/zap"
 
@@ -56,31 +53,14 @@ func (p *switchProc) Close() error {
 // cmdSwitch runs `linkctl switch`: the switch alone until SIGTERM (drain the
 // calls, then end them) or SIGINT (end them now).
 func cmdSwitch(args []string, stdout, stderr io.Writer) error {
-	fs := newFlagSet("switch", stderr)
-	cfgPath := fs.String("config", "", "configuration file (switch, sip, ari.username/password)")
-	noSIP := fs.Bool("no-sip", false, "Sim endpoints only, no SIP technology")
-	if err := fs.Parse(args); err != nil {
-		return usageError(err.Error())
-	}
-	if fs.NArg() > 0 {
-		return usageError(fmt.Sprintf("switch: unexpected argument %q", fs.Arg(0)))
-	}
-	cfg, err := loadConfig(*cfgPath)
+	ps, err := beginProc("switch", "configuration file (switch, sip, ari.username/password)",
+		"Sim endpoints only, no SIP technology", args, stderr)
 	if err != nil {
 		return err
 	}
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	defer log.Sync() //nolint:errcheck
-
-	sigs := make(chan os.Signal, 2)
-	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sigs)
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p, err := startSwitchProc(ctx, cfg, log, !*noSIP)
+	defer ps.close()
+	cfg, log, sigs, ctx := ps.cfg, ps.log, ps.sigs, ps.ctx
+	p, err := startSwitchProc(ctx, cfg, log, !ps.noSIP)
 	if err != nil {
 		return err
 	}
