@@ -191,7 +191,7 @@ func (s *fakeStore) DailyStatsFor(_ context.Context, day time.Time, reader callf
 
 var fakeMoves = map[store.PushStatus][]store.PushStatus{
 	store.PushPushed:   {store.PushAccepted, store.PushReturned},
-	store.PushAccepted: {store.PushHandled, store.PushFedBack, store.PushReturned},
+	store.PushAccepted: {store.PushHandled, store.PushReturned},
 	store.PushHandled:  {store.PushFedBack},
 }
 

@@ -35,6 +35,9 @@ func TestPushLifecycle(t *testing.T) {
 		{"accept twice conflicts", "/status", tokAgent110, `{"status":"accept"}`, 409, "", ""},
 		{"feedback needs result", "/feedback", tokAgent110, `{"handler":"派出所"}`, 400, "", "result"},
 		{"feedback unknown field", "/feedback", tokAgent110, `{"result":"已处置","extra":1}`, 400, "", "extra"},
+		{"feedback before handling conflicts", "/feedback", tokAgent110, `{"result":"已抓获嫌疑人"}`, 409, "", ""},
+		{"handle", "/status", tokAgent110, `{"status":"handle"}`, 200, "handled", ""},
+		{"handle twice conflicts", "/status", tokAgent110, `{"status":"handle"}`, 409, "", ""},
 		{"feedback", "/feedback", tokAgent110, `{"result":"已抓获嫌疑人","handler":"城东派出所","ticket":"JQ-555","original_ticket":"GD-100"}`, 200, "fed-back", ""},
 		{"supervisor cannot change", "/status", tokSup, `{"status":"handle"}`, 403, "", ""},
 	}
@@ -52,7 +55,7 @@ func TestPushLifecycle(t *testing.T) {
 	}
 	a = call(t, srv, "GET", "/v1/pushes/push-1", tokSup, "")
 	fb, _ := a.body["feedback"].(map[string]any)
-	if a.status != 200 || fb["original_ticket"] != "GD-100" || len(a.body["history"].([]any)) != 3 {
+	if a.status != 200 || fb["original_ticket"] != "GD-100" || len(a.body["history"].([]any)) != 4 {
 		t.Fatalf("get after feedback: %s", a.raw)
 	}
 	if a = call(t, srv, "GET", "/v1/pushes?status=fed-back", tokSup, ""); a.body["count"] != float64(1) {

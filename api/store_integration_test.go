@@ -109,6 +109,8 @@ func TestAPIWithRealStore(t *testing.T) {
 		{"/status", `{"status":"handle"}`, 409, "", "illegal_transition"},
 		{"/status", `{"status":"accept","ticket":"JQ-9"}`, 200, "accepted", ""},
 		{"/status", `{"status":"accept"}`, 409, "", "illegal_transition"},
+		{"/feedback", `{"result":"已立案侦查"}`, 409, "", "illegal_transition"},
+		{"/status", `{"status":"handle"}`, 200, "handled", ""},
 		{"/feedback", `{"result":"已立案侦查","handler":"城东派出所","ticket":"JQ-9","original_ticket":"GD-9"}`, 200, "fed-back", ""},
 	} {
 		a = call(t, srv, "POST", "/v1/pushes/"+id+step.path, tokAgent110, step.body)

@@ -69,7 +69,8 @@
 //
 // # Pushes
 //
-// A push moves pushed → accepted → handled → fed-back (feedback may also follow
-// acceptance directly), or pushed/accepted → returned (回流) with a reason.
+// A push moves pushed → accepted → handled → fed-back, one status at a time
+// (feedback on a push not yet handled is refused), or pushed/accepted →
+// returned (回流) with a reason.
 // Any other move is a *TransitionError naming from and to.
 package store

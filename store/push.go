@@ -82,11 +82,12 @@ func (s *PushStatus) UnmarshalText(b []byte) error {
 	return nil
 }
 
-// pushTransitions is every legal move of the push state machine. Feedback may
-// arrive straight after acceptance (handling then is implied).
+// pushTransitions is every legal move of the push state machine, in the order
+// of issue 5: pushed → accepted → handled → fed-back, or returned (回流) before
+// handling. Feedback needs a handled push: no status is skipped.
 var pushTransitions = map[PushStatus][]PushStatus{
 	PushPushed:   {PushAccepted, PushReturned},
-	PushAccepted: {PushHandled, PushFedBack, PushReturned},
+	PushAccepted: {PushHandled, PushReturned},
 	PushHandled:  {PushFedBack},
 }
 

@@ -41,7 +41,6 @@ func TestPushStateMachine(t *testing.T) {
 		{PushPushed, PushAccepted}:   true,
 		{PushPushed, PushReturned}:   true,
 		{PushAccepted, PushHandled}:  true,
-		{PushAccepted, PushFedBack}:  true,
 		{PushAccepted, PushReturned}: true,
 		{PushHandled, PushFedBack}:   true,
 	}

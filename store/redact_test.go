@@ -218,17 +218,18 @@ func TestRedactionOnPushAndFeedback(t *testing.T) {
 		t.Fatal("open push reached 12345 redacted")
 	}
 	s.UpdatePush(ctx, q.ID, PushUpdate{Status: PushAccepted, Ticket: "JQ-2"})
+	s.UpdatePush(ctx, q.ID, PushUpdate{Status: PushHandled})
 	q, err = s.UpdatePush(ctx, q.ID, PushUpdate{Status: PushFedBack, Flags: []string{"涉案"},
 		Feedback: &Feedback{Result: "已并案侦查，嫌疑人 a110-2001 在逃", Ticket: "JQ-2"}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	raw, env = bodyOf(t, k12345, PushIdempotencyKey(q.ID, 3))
+	raw, env = bodyOf(t, k12345, PushIdempotencyKey(q.ID, int(q.Version)))
 	if env.Event != "push.feedback" || string(env.Push["status"]) != `"fed-back"` || string(env.Push["ticket_12345"]) != `"GD-2"` {
 		t.Fatalf("12345 feedback document: %s", raw)
 	}
 	assertRedacted(t, raw, env.Push, allowed)
-	_, full := bodyOf(t, k110, PushIdempotencyKey(q.ID, 3))
+	_, full := bodyOf(t, k110, PushIdempotencyKey(q.ID, int(q.Version)))
 	var fb Feedback
 	if err := json.Unmarshal(full.Push["feedback"], &fb); err != nil || fb.OriginalTicket != "GD-2" {
 		t.Fatalf("110 feedback document lacks the linked result: %s (%v)", full.Push["feedback"], err)
