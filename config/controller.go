@@ -57,6 +57,14 @@ type ControllerConfig struct {
 
 	// RequestTimeout bounds the teardown of a call (all hangups and bridge destroy).
 	TeardownTimeout Duration `yaml:"teardown_timeout"`
+
+	// LinkagePeers are the endpoints ("Tech/resource", e.g. PJSIP/to110, Sim/to12345)
+	// whose inbound calls are trusted to carry X-Linkage-* metadata: the other
+	// platform's linkctl or PBX trunk. A call from any other endpoint keeps none of
+	// it (call id, ticket, category, origin, agent, mode, emergency); only its
+	// restricting X-Linkage-Flags are honoured, since they can only hide more.
+	// Default: empty (no endpoint is trusted).
+	LinkagePeers []string `yaml:"linkage_peers"`
 }
 
 // GroupConfig is one platform's agent group.
@@ -274,6 +282,7 @@ func (c *ControllerConfig) validate(v *validator, root *Config) {
 		}
 		seen[code] = name
 	}
+	c.validatePeers(v)
 	m, err := LoadMatters(c.MattersFile)
 	if err != nil {
 		var ps Problems
@@ -289,5 +298,29 @@ func (c *ControllerConfig) validate(v *validator, root *Config) {
 		if _, err := m.Lookup(dir, cat); err != nil {
 			v.add("controller.dtmf_category."+dir, err.Error())
 		}
+	}
+}
+
+// validatePeers checks controller.linkage_peers: endpoints written Tech/resource,
+// without a channel suffix or dial options, each once.
+func (c *ControllerConfig) validatePeers(v *validator) {
+	seen := map[string]int{}
+	for i, p := range c.LinkagePeers {
+		key := fmt.Sprintf("controller.linkage_peers[%d]", i)
+		tech, res, ok := strings.Cut(p, "/")
+		switch {
+		case !ok || tech == "" || res == "":
+			v.add(key, fmt.Sprintf("%q is not an endpoint (Tech/resource, e.g. PJSIP/to110)", p))
+			continue
+		case strings.ContainsAny(res, " \t,;@:/"):
+			v.add(key, fmt.Sprintf("%q: the resource is an endpoint name, without a dial string's host or options", p))
+			continue
+		}
+		norm := strings.ToLower(tech) + "/" + res
+		if j, dup := seen[norm]; dup {
+			v.add(key, fmt.Sprintf("%q is also controller.linkage_peers[%d]", p, j))
+			continue
+		}
+		seen[norm] = i
 	}
 }

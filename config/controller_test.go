@@ -17,6 +17,19 @@ func TestControllerSectionDefaultsAreValid(t *testing.T) {
 	}
 }
 
+func TestLinkagePeersParse(t *testing.T) {
+	if n := len(Default().Controller.LinkagePeers); n != 0 {
+		t.Fatalf("default trusts %d linkage peers, want none", n)
+	}
+	c, err := Parse("test.yaml", []byte("controller:\n  linkage_peers: [PJSIP/to110, Sim/to12345]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.Controller.LinkagePeers, ","); got != "PJSIP/to110,Sim/to12345" {
+		t.Fatalf("linkage_peers = %q", got)
+	}
+}
+
 func TestControllerSectionErrorsNameKeyAndLine(t *testing.T) {
 	tests := []struct {
 		name, yaml, key string
@@ -29,6 +42,9 @@ func TestControllerSectionErrorsNameKeyAndLine(t *testing.T) {
 		{"unknown entry platform", "controller:\n  entries:\n    \"999\": \"119\"\n", "controller.entries.999", 3},
 		{"dtmf category not in list", "controller:\n  dtmf_category:\n    \"12345->110\": 不存在/不存在\n", "controller.dtmf_category.12345->110", 0},
 		{"short transfer timeout", "controller:\n  transfer_ring_timeout: 100ms\n", "controller.transfer_ring_timeout", 2},
+		{"linkage peer not an endpoint", "controller:\n  linkage_peers:\n    - PJSIP/to110\n    - to12345\n", "controller.linkage_peers[1]", 4},
+		{"linkage peer dial string", "controller:\n  linkage_peers:\n    - PJSIP/to110/sip:10.0.0.1\n", "controller.linkage_peers[0]", 3},
+		{"linkage peer twice", "controller:\n  linkage_peers:\n    - PJSIP/to110\n    - pjsip/to110\n", "controller.linkage_peers[1]", 4},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
