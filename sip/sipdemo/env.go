@@ -94,9 +94,10 @@ type Env struct {
 	Citizen *phone.Phone
 	agents  map[string]*Agent
 
-	cancel context.CancelFunc
-	done   chan struct{}
-	once   sync.Once
+	cancel  context.CancelFunc
+	done    chan struct{} // closed when the controller's Run returned
+	pbxDone chan struct{} // closed when the ARI client's Run returned
+	once    sync.Once
 }
 
 // Start brings up an Env (cfg nil means Config()) and registers the agent phones.
@@ -114,7 +115,7 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger, o Options) 
 		cfg.Controller.DTMFCategory = map[string]string{string(callflow.Dir12345To110): cfg.Matters.Names(string(callflow.Dir12345To110))[0]}
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	env = &Env{Config: cfg, Log: log, agents: map[string]*Agent{}, cancel: cancel, done: make(chan struct{})}
+	env = &Env{Config: cfg, Log: log, agents: map[string]*Agent{}, cancel: cancel, done: make(chan struct{}), pbxDone: make(chan struct{})}
 	defer func() {
 		if err != nil {
 			env.Close()
@@ -135,7 +136,7 @@ func Start(ctx context.Context, cfg *config.Config, log *zap.Logger, o Options) 
 		Sink: o.Sink, Logger: log.Named("callflow")}); err != nil {
 		return env, fmt.Errorf("controller: %w", err)
 	}
-	go func() { _ = env.PBX.Run(rctx) }()
+	go func() { defer close(env.pbxDone); _ = env.PBX.Run(rctx) }()
 	go func() { defer close(env.done); _ = env.Controller.Run(rctx) }()
 	for deadline := time.Now().Add(readyWithin); !env.PBX.Connected(); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -181,10 +182,19 @@ func (e *Env) Close() {
 			_ = a.Phone.Close()
 		}
 		e.cancel()
+		// Wait (bounded) for the goroutines Start began, so none of them
+		// logs after the caller (a test) returned.
+		wait := time.NewTimer(3 * time.Second)
+		defer wait.Stop()
 		if e.Controller != nil {
-			select {
-			case <-e.done:
-			case <-time.After(3 * time.Second):
+		waitRuns:
+			for _, ch := range []chan struct{}{e.done, e.pbxDone} {
+				select {
+				case <-ch:
+				case <-wait.C:
+					e.Log.Warn("sip demo: controller or ARI client still running after 3s")
+					break waitRuns
+				}
 			}
 		}
 		if e.SIP != nil {

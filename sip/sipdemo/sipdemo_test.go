@@ -3,6 +3,7 @@ package sipdemo
 import (
 	"bytes"
 	"context"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"linkctl/callflow/scenario"
+	"linkctl/sip/media"
 )
 
 // The SIP scenarios end to end: real SIP and RTP on loopback, audio checked by
@@ -65,5 +67,46 @@ func TestRunReportsFailure(t *testing.T) {
 	}
 	if !strings.Contains(strings.Join(res.Failures, "\n"), "a12345-1001 answers") {
 		t.Errorf("failure does not say what timed out: %v", res.Failures)
+	}
+}
+
+// A feature code whose last digit ends the presser's own call (the switch
+// hangs the phone up while it still sends the digit's end packets) is not a
+// failure; a closed RTP session before the last digit, or on a call that did
+// not end, still is.
+func TestSendCodeForgivesOnlyTheCallItEnded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end SIP")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	env, err := Start(ctx, nil, zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel)), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer env.Close()
+	res := Run(ctx, env, Scenario{"dtmf on an ended call", func(s *Step) {
+		c, id, first := s.dial("12345", Agent12345)
+		s.hangup(c, id, first) // the agent's call ends: its RTP session is closed
+		for _, tc := range []struct {
+			code    string
+			wantErr bool
+		}{
+			{"4", false}, // the last digit met the closed session of an ended call
+			{"#", false},
+			{"*4", true}, // closed before the last digit: the code never reached the switch
+			{"*1", true},
+		} {
+			err := sendCode(first, tc.code)
+			if (err != nil) != tc.wantErr {
+				s.Errorf("sendCode(%q) on an ended call: err %v, want error %v", tc.code, err, tc.wantErr)
+			}
+			if err != nil && !errors.Is(err, media.ErrSessionClosed) {
+				s.Errorf("sendCode(%q): %v does not wrap media.ErrSessionClosed", tc.code, err)
+			}
+		}
+	}})
+	if !res.Pass {
+		t.Fatalf("failures:\n  %s", strings.Join(res.Failures, "\n  "))
 	}
 }
