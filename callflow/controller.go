@@ -68,6 +68,8 @@ type Controller struct {
 
 	// swept: the records cut off by the last restart were closed (dispatcher only).
 	swept bool
+	// drain: set by Draining; hang-ups after it are the shutdown's (drain.go).
+	drain drainMark
 
 	wg sync.WaitGroup
 }

@@ -204,13 +204,13 @@ func (cl *call) end(why string, outcome TransferOutcome) {
 			cl.log.Warn("teardown bridge", zap.String("bridge_id", cl.bridgeID), zap.Error(err))
 		}
 		cl.rec.Ended = now()
-		cl.rec.EndCause = why
+		cl.rec.EndCause = cl.ctl.drain.endCause(why)
 		cl.rec.Outcome = cl.callOutcome()
 		cl.dirty = true
 		for id := range cl.legs {
 			cl.ctl.unroute(id)
 		}
-		cl.log.Info("call ended", zap.String("cause", why), zap.String("outcome", cl.rec.Outcome))
+		cl.log.Info("call ended", zap.String("cause", cl.rec.EndCause), zap.String("outcome", cl.rec.Outcome))
 		cl.cancel(fmt.Errorf("call ended: %s", why))
 		cl.flush()
 	})

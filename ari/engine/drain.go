@@ -42,6 +42,11 @@ type DrainOptions struct {
 	Cause int
 	// RetryAfter is what a refused inbound call is told to wait (SIP Retry-After).
 	RetryAfter time.Duration
+	// BeforeHangup, if set, runs just before the drain hangs up the calls
+	// still up, with the report's EndedBy ("timeout" or "end now"), so the
+	// application can record those hang-ups as the shutdown's (linkctl's
+	// embedded controller; Asterisk has no such hook).
+	BeforeHangup func(endedBy string)
 }
 
 // DrainReport is what Drain did.
@@ -162,6 +167,9 @@ func (e *Engine) Drain(ctx context.Context, o DrainOptions) DrainReport {
 		rep.EndedBy = "timeout"
 		if ctx.Err() != nil || o.Timeout <= 0 {
 			rep.EndedBy = "end now"
+		}
+		if o.BeforeHangup != nil {
+			o.BeforeHangup(rep.EndedBy)
 		}
 		rep.HungUp = e.HangupAll(o.Cause)
 		e.log.Info("switch ending the calls still up", zap.Int("channels", rep.HungUp), zap.String("why", rep.EndedBy),

@@ -281,7 +281,7 @@ func (n *node) stop(sig os.Signal, sigs <-chan os.Signal) {
 	if n.sw == nil {
 		return
 	}
-	rep := drainSwitch(n.sw, n.sip, n.cfg.Shutdown, mode, sigs, log)
+	rep := drainSwitch(n.sw, n.sip, n.cfg.Shutdown, mode, sigs, log, n.ctl.Draining)
 	left := waitControllerIdle(n.ctl.LiveCalls, n.cfg.Shutdown.HangupGrace.D())
 	lg := log.Info
 	if left > 0 || rep.Left > 0 {

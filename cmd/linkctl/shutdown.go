@@ -62,7 +62,10 @@ func endNowOn(sigs <-chan os.Signal, log *zap.Logger) (context.Context, context.
 // while the ARI server is still up so the controller (in this process or not)
 // sees every hang-up and closes its calls; then the SIP technology waits for its
 // BYEs/CANCELs to be answered. Bounded by drain_timeout (drain only) + 2 x hangup_grace.
-func drainSwitch(sw *embedded.Switch, sip *tech.Tech, sc config.ShutdownConfig, mode stopMode, sigs <-chan os.Signal, log *zap.Logger) engine.DrainReport {
+//
+// beforeHangup, if not nil, is told why just before the switch hangs up the
+// calls still up (see hangupReason); the embedded controller records it.
+func drainSwitch(sw *embedded.Switch, sip *tech.Tech, sc config.ShutdownConfig, mode stopMode, sigs <-chan os.Signal, log *zap.Logger, beforeHangup func(reason string)) engine.DrainReport {
 	timeout := sc.DrainTimeout.D()
 	if mode == stopEnd {
 		timeout = 0
@@ -70,7 +73,12 @@ func drainSwitch(sw *embedded.Switch, sip *tech.Tech, sc config.ShutdownConfig, 
 	ctx, cancel := endNowOn(sigs, log)
 	defer cancel()
 	rep := sw.Engine.Drain(ctx, engine.DrainOptions{Timeout: timeout, Grace: sc.HangupGrace.D(),
-		Cause: sipcause.NormalClearing, RetryAfter: sc.RetryAfter.D()})
+		Cause: sipcause.NormalClearing, RetryAfter: sc.RetryAfter.D(),
+		BeforeHangup: func(endedBy string) {
+			if beforeHangup != nil {
+				beforeHangup(hangupReason(mode, endedBy))
+			}
+		}})
 	if sip != nil {
 		sctx, scancel := context.WithTimeout(context.Background(), sc.HangupGrace.D())
 		if err := sip.Shutdown(sctx); err != nil {
@@ -79,6 +87,19 @@ func drainSwitch(sw *embedded.Switch, sip *tech.Tech, sc config.ShutdownConfig, 
 		scancel()
 	}
 	return rep
+}
+
+// hangupReason says in words why the drain hangs up the calls still up, for
+// the call records: "drain timeout", "second stop signal" or "stopped at once".
+func hangupReason(mode stopMode, endedBy string) string {
+	switch {
+	case mode == stopEnd:
+		return "stopped at once"
+	case endedBy == "timeout":
+		return "drain timeout"
+	default:
+		return "second stop signal"
+	}
 }
 
 // waitControllerIdle waits, at most within, until the controller has closed

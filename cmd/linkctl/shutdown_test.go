@@ -212,7 +212,20 @@ func TestServeEmbeddedShutdown(t *testing.T) {
 					t.Error("the 110 phone still rings after the process exited")
 				}
 			}
-			assertRecordClosed(t, r, lc.id)
+			rec := assertRecordClosed(t, r, lc.id)
+			// D8: a call the switch hung up because linkctl stopped says so.
+			wantCause := "linkctl shutting down (drain timeout)"
+			switch {
+			case tt.during == "hangup":
+				wantCause = "caller hung up"
+			case tt.first == syscall.SIGINT:
+				wantCause = "linkctl shutting down (stopped at once)"
+			case tt.during == "signal":
+				wantCause = "linkctl shutting down (second stop signal)"
+			}
+			if rec.EndCause != wantCause {
+				t.Errorf("stored end cause %q, want %q", rec.EndCause, wantCause)
+			}
 		})
 	}
 }

@@ -85,7 +85,7 @@ func cmdSwitch(args []string, stdout, stderr io.Writer) error {
 		slog.Info("linkctl switch stopping: every call ends now with cause 16")
 	}
 	// The ARI server stays up through this, so a connected controller sees every hang-up.
-	rep := drainSwitch(p.sw, p.sip, cfg.Shutdown, mode, sigs, slog)
+	rep := drainSwitch(p.sw, p.sip, cfg.Shutdown, mode, sigs, slog, nil)
 	slog.Info("linkctl switch calls ended; closing", zap.Int("channels_at_start", rep.AtStart), zap.Int("hung_up", rep.HungUp),
 		zap.String("ended_by", rep.EndedBy), zap.Duration("took", rep.Took), zap.Int("channels_left", rep.Left))
 	return nil
