@@ -117,40 +117,6 @@ type Trace struct {
 	exchanges []Exchange
 }
 
-// Dir finds the traces folder: $LINKCTL_SHARED/asterisk/traces when set,
-// otherwise shared/asterisk/traces beside the repository holding the current
-// directory (../shared relative to the folder with go.mod).
-func Dir() (string, error) {
-	if s := os.Getenv("LINKCTL_SHARED"); s != "" {
-		d := filepath.Join(s, "asterisk", "traces")
-		if isDir(d) {
-			return d, nil
-		}
-		return "", fmt.Errorf("LINKCTL_SHARED=%s has no asterisk/traces: %w", s, ErrNoTraces)
-	}
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", fmt.Errorf("trace dir: %w", err)
-	}
-	for d := wd; ; d = filepath.Dir(d) {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			t := filepath.Join(filepath.Dir(d), "shared", "asterisk", "traces")
-			if isDir(t) {
-				return t, nil
-			}
-		}
-		if filepath.Dir(d) == d {
-			break
-		}
-	}
-	return "", ErrNoTraces
-}
-
-func isDir(p string) bool {
-	fi, err := os.Stat(p)
-	return err == nil && fi.IsDir()
-}
-
 // Names lists the scenarios in dir (every NAME with a NAME.http.jsonl), sorted.
 func Names(dir string) ([]string, error) {
 	m, err := filepath.Glob(filepath.Join(dir, "*.http.jsonl"))

@@ -15,8 +15,12 @@ func traceDir(t *testing.T) string {
 	t.Helper()
 	d, err := Dir()
 	if err != nil {
+		if SharedRequired() {
+			t.Fatalf("asterisk traces required (%s=1): %v", EnvRequireShared, err)
+		}
 		t.Skipf("asterisk traces not available: %v", err)
 	}
+	t.Logf("shared files from %s", d)
 	return d
 }
 
