@@ -264,6 +264,9 @@ func (cl *call) begin() {
 	cl.startRouting(cl.rec.FirstPlatform)
 }
 
+// readInboundHeaders reads the caller's X-Linkage-* headers and keeps what
+// CheckInbound allows: linkage metadata only from a configured linkage peer
+// (controller.linkage_peers), known confidentiality flags from anyone.
 func (cl *call) readInboundHeaders() {
 	pbx := cl.ctl.pbx
 	read := func(h string) (string, bool) {
@@ -278,53 +281,67 @@ func (cl *call) readInboundHeaders() {
 		}
 		return v, err == nil && v != ""
 	}
-	hs := map[string]string{}
+	endpoint := cl.caller.endpoint
+	trust := TrustOf(endpoint, cl.ctl.cfg.LinkagePeers)
+	raw := map[string]string{}
 	// Confidentiality flags may come on any call (set by the 110 side's own system).
 	if v, ok := read(HeaderFlags); ok {
-		hs[HeaderFlags] = v
-		cl.applyFlags(v)
+		raw[HeaderFlags] = v
 	}
 	// A linkage leg carries the call id: without it the other headers are not there either.
-	first, ok := read(HeaderCallID)
-	if ok {
-		hs[HeaderCallID] = first
-		for _, h := range MetadataHeaders[1:] {
-			if h == HeaderFlags {
-				continue
+	if v, ok := read(HeaderCallID); ok {
+		raw[HeaderCallID] = v
+		if trust == TrustPeer {
+			for _, h := range MetadataHeaders[1:] {
+				if h == HeaderFlags {
+					continue
+				}
+				if v, ok := read(h); ok {
+					raw[h] = v
+				}
 			}
-			if v, ok := read(h); ok {
-				hs[h] = v
-			}
+		} else {
+			cl.log.Info("linkage metadata ignored: caller is not a linkage peer",
+				zap.String("endpoint", endpoint), zap.Strings("linkage_peers", cl.ctl.cfg.LinkagePeers))
 		}
 	}
-	if len(hs) == 0 {
+	if len(raw) == 0 {
 		return
 	}
-	cl.rec.InboundHeaders = hs
+	in := CheckInbound(raw, trust, cl.rec.FirstPlatform, cl.ctl.matters.Load(), cl.ctl.knownFlag)
+	for _, d := range in.Dropped {
+		if trust != TrustPeer && d.Header == HeaderCallID {
+			continue // logged above
+		}
+		cl.log.Warn("inbound header dropped", zap.String("header", d.Header), zap.String("why", d.Why),
+			zap.Int("bytes", d.Size), zap.String("endpoint", endpoint), zap.Stringer("trust", trust))
+	}
+	if len(in.Headers) == 0 {
+		return
+	}
+	cl.rec.InboundHeaders = in.Headers
 	cl.dirty = true
-	if !ok {
+	cl.applyFlags(in.Flags)
+	if in.CallID == "" {
 		return
 	}
-	if cat := hs[HeaderCategory]; cat != "" {
-		cl.rec.Category = cat
+	if in.Category != "" {
+		cl.rec.Category = in.Category
 	}
-	ticket := hs[HeaderTicket]
-	if ticket == "" && hs[HeaderUUI] != "" {
-		ticket = DecodeUUI(hs[HeaderUUI])
-	}
-	switch Platform(hs[HeaderOrigin]) {
+	switch in.Origin {
 	case Platform12345:
-		cl.rec.Ticket12345 = ticket
+		cl.rec.Ticket12345 = in.Ticket
 	case Platform110:
-		cl.rec.Ticket110 = ticket
+		cl.rec.Ticket110 = in.Ticket
 	}
-	cl.rec.Emergency = hs[HeaderEmergency] == "1"
-	cl.log.Info("inbound linkage metadata", zap.String("origin_call_id", first), zap.String("ticket_id", ticket))
+	cl.rec.Emergency = in.Emergency
+	cl.log.Info("inbound linkage metadata", zap.String("origin_call_id", in.CallID), zap.String("ticket_id", in.Ticket),
+		zap.String("endpoint", endpoint))
 }
 
 // applyFlags marks the call Confidential when an inbound flag is restricted.
-func (cl *call) applyFlags(v string) {
-	for _, f := range ParseFlags(v) {
+func (cl *call) applyFlags(flags []string) {
+	for _, f := range flags {
 		if cl.ctl.restrict[f] {
 			cl.rec.Confidential = true
 			cl.dirty = true

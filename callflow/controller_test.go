@@ -587,7 +587,24 @@ func TestEmergencyRefusedOn110(t *testing.T) {
 	h.callerHangsUpAndAllIsClean(id, "cit-110")
 }
 
+// TestInboundLinkageHeadersOnRecord: the metadata of a call from a configured
+// linkage peer (the fake's callers are PJSIP/citizen) reaches the record; the
+// same headers from a caller that is not a peer are ignored.
 func TestInboundLinkageHeadersOnRecord(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		peers []string
+		want  bool
+	}{
+		{"linkage peer", []string{"PJSIP/to12345", "PJSIP/citizen"}, true},
+		{"not a peer", []string{"PJSIP/to12345"}, false},
+		{"no peers configured", nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) { inboundLinkageHeaders(t, tt.peers, tt.want) })
+	}
+}
+
+func inboundLinkageHeaders(t *testing.T, peers []string, trusted bool) {
 	f := newFakePBX()
 	f.behave[ep2001] = fbehave{kind: "answer"}
 	f.vars["cit-110"] = map[string]string{
@@ -595,9 +612,12 @@ func TestInboundLinkageHeadersOnRecord(t *testing.T) {
 		"PJSIP_HEADER(read,X-Linkage-Category)":  "社会治安类/犬类管理",
 		"PJSIP_HEADER(read,X-Linkage-Origin)":    "12345",
 		"PJSIP_HEADER(read,User-to-User)":        "47442D323032362D303030313233;encoding=hex",
-		"PJSIP_HEADER(read,X-Linkage-Emergency)": "0",
+		"PJSIP_HEADER(read,X-Linkage-Emergency)": "1",
+		"PJSIP_HEADER(read,X-Linkage-Flags)":     "涉案",
 	}
-	ctl, _ := New(f, Options{Config: testConfig(), Logger: zaptest.NewLogger(t)})
+	cfg := testConfig()
+	cfg.LinkagePeers = peers
+	ctl, _ := New(f, Options{Config: cfg, Logger: zaptest.NewLogger(t)})
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); _ = ctl.Run(ctx) }()
@@ -612,7 +632,16 @@ func TestInboundLinkageHeadersOnRecord(t *testing.T) {
 		}
 		return false
 	})
-	if r.InboundHeaders[HeaderCallID] != "lk-remote-1" || r.Category != "社会治安类/犬类管理" || r.Ticket12345 != "GD-2026-000123" {
+	if !r.Confidential || r.InboundHeaders[HeaderFlags] != "涉案" {
+		t.Errorf("restricting flag not honoured (trusted %v): confidential %v headers %v", trusted, r.Confidential, r.InboundHeaders)
+	}
+	if !trusted {
+		if r.Category != "" || r.Ticket12345 != "" || r.Emergency || len(r.InboundHeaders) != 1 {
+			t.Errorf("metadata of a caller that is not a linkage peer reached the record: %+v", r)
+		}
+		return
+	}
+	if r.InboundHeaders[HeaderCallID] != "lk-remote-1" || r.Category != "社会治安类/犬类管理" || r.Ticket12345 != "GD-2026-000123" || !r.Emergency {
 		t.Errorf("record %+v", r)
 	}
 	if _, ok := r.InboundHeaders[HeaderTicket]; ok {
