@@ -68,12 +68,12 @@ func TestCheckInbound(t *testing.T) {
 	}{
 		{
 			name: "peer: everything valid kept", trust: TrustPeer, arrival: Platform12345,
-			raw: full("110", cat12345),
+			raw:  full("110", cat12345),
 			want: want{headers: full("110", cat12345), category: cat12345, ticket: "JQ-2026-1", origin: Platform110},
 		},
 		{
 			name: "stranger: linkage metadata ignored", trust: TrustNone, arrival: Platform12345,
-			raw: map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "110", HeaderCategory: cat12345, HeaderTicket: "JQ-1", HeaderEmergency: "1"},
+			raw:  map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "110", HeaderCategory: cat12345, HeaderTicket: "JQ-1", HeaderEmergency: "1"},
 			want: want{headers: map[string]string{}, dropped: []string{HeaderCallID, HeaderTicket, HeaderCategory, HeaderOrigin, HeaderEmergency}},
 		},
 		{
@@ -104,7 +104,7 @@ func TestCheckInbound(t *testing.T) {
 		},
 		{
 			name: "peer: emergency into 110", trust: TrustPeer, arrival: Platform110,
-			raw:  map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderEmergency: "1", HeaderMode: "emergency", HeaderCategory: cat110},
+			raw: map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderEmergency: "1", HeaderMode: "emergency", HeaderCategory: cat110},
 			want: want{headers: map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderEmergency: "1", HeaderMode: "emergency", HeaderCategory: cat110},
 				origin: Platform12345, emergency: true, category: cat110},
 		},
@@ -117,7 +117,7 @@ func TestCheckInbound(t *testing.T) {
 		},
 		{
 			name: "peer: ticket from User-to-User", trust: TrustPeer, arrival: Platform110,
-			raw:  map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderUUI: EncodeUUI("GD-2026-000123")},
+			raw: map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderUUI: EncodeUUI("GD-2026-000123")},
 			want: want{headers: map[string]string{HeaderCallID: "lk1-c7", HeaderOrigin: "12345", HeaderUUI: EncodeUUI("GD-2026-000123")},
 				ticket: "GD-2026-000123", origin: Platform12345},
 		},
