@@ -76,14 +76,17 @@ func TestRunDemoPrintsOneLinePerScenario(t *testing.T) {
 	}
 }
 
-// TestInboundLinkageHeaders: a call arriving with X-Linkage headers (as another
-// linkctl or a trunk sends them) puts them on the record; absent ones are absent.
+// TestInboundLinkageHeaders: a call arriving with X-Linkage headers from a
+// configured linkage peer (as another linkctl or a trunk sends them) puts them
+// on the record; absent ones are absent.
 func TestInboundLinkageHeaders(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end scenarios skipped in -short mode")
 	}
 	ctx := context.Background()
-	env, err := Start(ctx, nil, zaptest.NewLogger(t))
+	cfg := Config()
+	cfg.Controller.LinkagePeers = []string{"Sim/" + Citizen} // the citizen phone plays the other platform's trunk
+	env, err := Start(ctx, cfg, zaptest.NewLogger(t))
 	if err != nil {
 		t.Fatal(err)
 	}
