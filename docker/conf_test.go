@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"linkctl/ari/trace"
 )
 
 // here is the docker/ folder (the test's working directory).
@@ -20,16 +22,6 @@ func here(t *testing.T) string {
 		t.Fatal("cannot locate the test file")
 	}
 	return filepath.Dir(file)
-}
-
-// sharedConfDir is ../shared/asterisk/conf beside the repository (or under
-// $LINKCTL_SHARED): the configuration that loaded on a real Asterisk 22.11.
-func sharedConfDir(t *testing.T) string {
-	t.Helper()
-	if s := os.Getenv("LINKCTL_SHARED"); s != "" {
-		return filepath.Join(s, "asterisk", "conf")
-	}
-	return filepath.Join(here(t), "..", "..", "shared", "asterisk", "conf")
 }
 
 type renderEnv map[string]string
@@ -134,11 +126,16 @@ func loadDir(t *testing.T, dir string) map[string]*confFile {
 // that loaded on the real Asterisk 22.11.
 func sharedOptions(t *testing.T) map[string]map[string]bool {
 	out := map[string]map[string]bool{}
-	dir := sharedConfDir(t)
-	if _, err := os.Stat(dir); err != nil {
+	// ../shared/asterisk/conf beside the clone, or under $LINKCTL_SHARED.
+	dir, err := trace.ConfDir()
+	if err != nil {
+		if trace.SharedRequired() {
+			t.Fatalf("shared Asterisk configuration required (%s=1): %v", trace.EnvRequireShared, err)
+		}
 		t.Logf("shared Asterisk configuration not found (%v); using the documented option table only", err)
 		return out
 	}
+	t.Logf("shared files from %s", dir)
 	for name, cf := range loadDir(t, dir) {
 		for _, s := range cf.Sections {
 			key := name + "/" + sectionKind(name, s)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"linkctl/ari/trace"
+	"linkctl/ari/trace/tracetest"
 )
 
 func TestAsteriskIs22WithARITransferHandling(t *testing.T) {
@@ -149,10 +150,7 @@ var errorCases = []errorCase{
 
 // The table above must say what the traces recorded (runs without Asterisk).
 func TestErrorTableMatchesTraces(t *testing.T) {
-	dir, err := trace.Dir()
-	if err != nil {
-		t.Skipf("traces not available: %v", err)
-	}
+	dir := tracetest.Traces(t)
 	for _, ec := range errorCases {
 		tr, err := trace.Load(dir, ec.trace)
 		if err != nil {

@@ -19,19 +19,16 @@ import (
 	"go.uber.org/zap/zaptest/observer"
 	"golang.org/x/net/websocket"
 
+	"linkctl/ari/trace/tracetest"
 	"linkctl/callflow"
 )
 
+// traceDir is the shared Asterisk traces folder (LINKCTL_SHARED or ../shared
+// beside the clone); missing, the test skips, or fails when
+// LINKCTL_REQUIRE_SHARED=1.
 func traceDir(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("LINKCTL_TRACES")
-	if dir == "" {
-		dir = "/work/shared/asterisk/traces"
-	}
-	if _, err := os.Stat(dir); err != nil {
-		t.Skipf("traces not found at %s (set LINKCTL_TRACES)", dir)
-	}
-	return dir
+	return tracetest.Traces(t)
 }
 
 // TestDecodeEveryTraceEvent decodes every event Asterisk 22 sent in the traces.

@@ -23,8 +23,6 @@ import (
 	"linkctl/sip/media"
 )
 
-const traceDir = "/work/shared/asterisk"
-
 // harness is an embedded switch on 127.0.0.1:0 with an event websocket and an HTTP client.
 type harness struct {
 	t  *testing.T

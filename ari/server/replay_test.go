@@ -17,6 +17,7 @@ import (
 
 	"linkctl/ari/engine"
 	"linkctl/ari/sim"
+	"linkctl/ari/trace/tracetest"
 )
 
 // traceItem is one line of a trace's merged timeline: a REST request or an event.
@@ -40,8 +41,9 @@ const traceTime = "2006-01-02T15:04:05.000-0700"
 
 func loadTrace(t *testing.T, name string) (items []traceItem, events []map[string]any) {
 	t.Helper()
+	dir := tracetest.Traces(t)
 	read := func(suffix string, f func([]byte)) {
-		fh, err := os.Open(filepath.Join(traceDir, "traces", name+suffix))
+		fh, err := os.Open(filepath.Join(dir, name+suffix))
 		if err != nil {
 			t.Fatalf("trace %s: %v", name, err)
 		}

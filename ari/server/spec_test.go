@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"linkctl/ari/trace"
+	"linkctl/ari/trace/tracetest"
 )
 
 type specProp struct {
@@ -24,14 +27,21 @@ var (
 	specOnce   sync.Once
 	specModels map[string]specModel
 	specErr    error
+	// specDir finds the shared ari-spec folder once (trace.SpecDir).
+	specDir = sync.OnceValues(trace.SpecDir)
 )
 
 // models loads every model of every ari-spec file.
 func models(t *testing.T) map[string]specModel {
 	t.Helper()
+	dir, err := specDir()
+	if err != nil {
+		tracetest.Need(t, specDir) // skips, or fails when LINKCTL_REQUIRE_SHARED=1
+	}
 	specOnce.Do(func() {
+		t.Logf("ari-spec from %s", dir)
 		specModels = map[string]specModel{}
-		files, err := filepath.Glob(filepath.Join(traceDir, "ari-spec", "*.json"))
+		files, err := filepath.Glob(filepath.Join(dir, "*.json"))
 		if err != nil || len(files) == 0 {
 			specErr = err
 			return

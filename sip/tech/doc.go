@@ -2,7 +2,7 @@
 // (github.com/emiago/sipgo) to agent phones and to trunk peers and drives the
 // switch's channels through the engine.Technology / engine.ChannelControl
 // contract, so that "PJSIP/a110-2001" dial strings behave as they do on
-// Asterisk 22's chan_pjsip (ground truth: /work/shared/asterisk/traces).
+// Asterisk 22's chan_pjsip (ground truth: ../shared/asterisk/traces beside the clone).
 //
 // What it does:
 //   - UDP and TCP listeners (sip.listen_udp / sip.listen_tcp);

@@ -11,6 +11,7 @@ import (
 
 	"linkctl/ari/client"
 	"linkctl/ari/trace"
+	"linkctl/ari/trace/tracetest"
 	"linkctl/callflow"
 )
 
@@ -18,10 +19,7 @@ import (
 // replay server, reaches the controller through linkctl's ARI adapter in
 // order, and the adapter reconnects where the recording dropped the socket.
 func TestEveryTraceThroughTheARIAdapter(t *testing.T) {
-	dir, err := trace.Dir()
-	if err != nil {
-		t.Skipf("traces not available: %v", err)
-	}
+	dir := tracetest.Traces(t)
 	names, err := trace.Names(dir)
 	if err != nil {
 		t.Fatal(err)

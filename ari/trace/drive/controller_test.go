@@ -10,6 +10,7 @@ import (
 
 	"linkctl/ari/client"
 	"linkctl/ari/trace"
+	"linkctl/ari/trace/tracetest"
 	"linkctl/callflow"
 	"linkctl/config"
 )
@@ -21,10 +22,7 @@ import (
 // recording does not have (ringing agents, stamps) are answered 500, like an
 // Asterisk whose agents are unreachable.
 func TestControllerOnRecordedInboundCallerHangup(t *testing.T) {
-	dir, err := trace.Dir()
-	if err != nil {
-		t.Skipf("traces not available: %v", err)
-	}
+	dir := tracetest.Traces(t)
 	tr, err := trace.Load(dir, "t01-inbound-answer-caller-hangup")
 	if err != nil {
 		t.Fatal(err)

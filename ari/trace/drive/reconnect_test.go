@@ -10,6 +10,7 @@ import (
 
 	"linkctl/ari/client"
 	"linkctl/ari/trace"
+	"linkctl/ari/trace/tracetest"
 	"linkctl/callflow"
 	"linkctl/config"
 )
@@ -19,10 +20,7 @@ import (
 // nothing on reconnect). The controller must reconnect, list what is there,
 // and keep the call exactly as it was: no hangup, no new bridge.
 func TestControllerKeepsCallAcrossWebsocketDrop(t *testing.T) {
-	dir, err := trace.Dir()
-	if err != nil {
-		t.Skipf("traces not available: %v", err)
-	}
+	dir := tracetest.Traces(t)
 	tr, err := trace.Load(dir, "t13-ws-disconnect")
 	if err != nil {
 		t.Fatal(err)
