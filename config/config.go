@@ -3,6 +3,13 @@
 //
 // Each area owns one section type in its own file (switch.go, sip.go,
 // controller.go, store.go, api.go); this file only assembles them.
+// schema.go checks the YAML against the structs (unknown keys listed with the
+// known ones, syntax-error lines); crosscheck.go holds checks across sections.
+//
+// Rules a file must follow: booleans are exactly true or false, unquoted
+// (yaml.v3 would read yes/no/on/off, quoted or not, as booleans; linkctl
+// rejects them so "no" never silently means false); a secret written as
+// ${NAME} must name a set, non-empty environment variable.
 package config
 
 import (
@@ -132,20 +139,31 @@ func Parse(path string, data []byte) (*Config, error) {
 	c.Path = path
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, Problems{{File: path, Key: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}
+		line, msg := syntaxProblem(data, err)
+		return nil, Problems{{File: path, Key: "(file)", Line: line, Msg: msg}}
 	}
 	v := &validator{file: path, root: &root}
+	// Unknown keys and non-true/false booleans, told in the file's terms.
+	checkSchema(v, &root)
+	reported := map[int]bool{}
+	for _, p := range v.problems {
+		reported[p.Line] = true
+	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	dec.KnownFields(true)
 	if err := dec.Decode(c); err != nil && err.Error() != "EOF" {
 		var te *yaml.TypeError
 		if !errors.As(err, &te) {
-			return nil, Problems{{File: path, Key: "(file)", Line: yamlErrLine(err), Msg: err.Error()}}
+			line, msg := syntaxProblem(data, err)
+			return nil, Problems{{File: path, Key: "(file)", Line: line, Msg: msg}}
 		}
 		// Type errors leave the rest decoded: report them and go on validating.
 		for _, m := range te.Errors {
 			line := lineFromYAMLError(m)
-			v.problems = append(v.problems, Problem{File: path, Key: pathAtLine(&root, line, keyFromYAMLError(m)), Line: line, Msg: stripLinePrefix(m)})
+			if reported[line] || strings.Contains(m, " not found in type ") {
+				continue // checkSchema said it better
+			}
+			v.problems = append(v.problems, Problem{File: path, Key: pathAtLine(&root, line, keyFromYAMLError(m)), Line: line, Msg: humanizeTypeError(stripLinePrefix(m))})
 		}
 	}
 	c.validate(v)
@@ -190,6 +208,8 @@ func (c *Config) validate(v *validator) {
 	c.Store.validate(v)
 	c.API.validate(v)
 	c.Shutdown.validate(v)
+	c.checkEnvSecrets(v)
+	c.checkAgentPlatforms(v)
 	sort.SliceStable(v.problems, func(i, j int) bool { return v.problems[i].Line < v.problems[j].Line })
 }
 
@@ -339,15 +359,6 @@ func stripLinePrefix(m string) string {
 		}
 	}
 	return m
-}
-
-func yamlErrLine(err error) int {
-	var line int
-	s := err.Error()
-	if i := strings.Index(s, "line "); i >= 0 {
-		fmt.Sscanf(s[i:], "line %d", &line)
-	}
-	return line
 }
 
 func lineFromYAMLError(m string) int {

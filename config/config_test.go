@@ -23,14 +23,14 @@ func TestParseNamesKeyAndLine(t *testing.T) {
 		yaml string
 		want []Problem // Key, Line and a substring of Msg
 	}{
-		{"unknown key", "log:\n  level: info\n  colour: 1\n", []Problem{{Key: "log.colour", Line: 3, Msg: "not found"}}},
+		{"unknown key", "log:\n  level: info\n  colour: 1\n", []Problem{{Key: "log.colour", Line: 3, Msg: `unknown key "colour" (known: format, level)`}}},
 		{"bad duration", "ari:\n  request_timeout: 5x\n", []Problem{{Key: "ari.request_timeout", Line: 2, Msg: "not a duration"}}},
 		{"empty app and bad level together", "ari:\n  application: \"\"\nlog:\n  level: loud\n", []Problem{
 			{Key: "ari.application", Line: 2, Msg: "must not be empty"},
 			{Key: "log.level", Line: 4, Msg: "unknown level"},
 		}},
-		{"syntax error", "ari: [\n", []Problem{{Key: "(file)", Line: 1, Msg: "yaml"}}},
-		{"wrong type", "ari:\n  embedded: maybe\n", []Problem{{Key: "ari.embedded", Line: 2, Msg: "cannot unmarshal"}}},
+		{"syntax error", "ari: [\n", []Problem{{Key: "(file)", Line: 1, Msg: "YAML syntax error"}}},
+		{"wrong type", "ari:\n  embedded: maybe\n", []Problem{{Key: "ari.embedded", Line: 2, Msg: "must be true or false"}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
