@@ -34,6 +34,7 @@ type Env struct {
 	sink       callflow.RecordSink
 	cancel     context.CancelFunc
 	done       chan struct{}
+	pbxDone    chan struct{} // closed when the ARI client's Run returned
 }
 
 // Config returns the configuration the scenarios run with: the embedded switch on
@@ -110,8 +111,9 @@ func StartOpts(ctx context.Context, cfg *config.Config, log *zap.Logger, o Optio
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	env := &Env{Switch: sw, PBX: pbx, Controller: ctl, Config: cfg, Log: log, sink: o.Sink, cancel: cancel, done: make(chan struct{})}
-	go func() { _ = pbx.Run(rctx) }()
+	env := &Env{Switch: sw, PBX: pbx, Controller: ctl, Config: cfg, Log: log, sink: o.Sink, cancel: cancel, done: make(chan struct{}), pbxDone: make(chan struct{})}
+	pbxDone := env.pbxDone
+	go func() { defer close(pbxDone); _ = pbx.Run(rctx) }()
 	go func() { defer close(env.done); _ = ctl.Run(rctx) }()
 	deadline := time.Now().Add(readyWithin)
 	for !pbx.Connected() {
@@ -129,9 +131,7 @@ func StartOpts(ctx context.Context, cfg *config.Config, log *zap.Logger, o Optio
 // must find the calls again from the channels' stamps.
 func (e *Env) RestartController(ctx context.Context) error {
 	e.cancel()
-	select {
-	case <-e.done:
-	case <-time.After(3 * time.Second):
+	if !e.stopped(3 * time.Second) {
 		return errors.New("old controller did not stop")
 	}
 	pbx, err := client.New(client.Options{URL: e.Switch.URL, WebsocketURL: e.Switch.WebsocketURL, Username: e.Switch.Username, Password: e.Switch.Password,
@@ -144,9 +144,9 @@ func (e *Env) RestartController(ctx context.Context) error {
 		return err
 	}
 	rctx, cancel := context.WithCancel(ctx)
-	e.PBX, e.Controller, e.cancel, e.done = pbx, ctl, cancel, make(chan struct{})
-	done := e.done
-	go func() { _ = pbx.Run(rctx) }()
+	e.PBX, e.Controller, e.cancel, e.done, e.pbxDone = pbx, ctl, cancel, make(chan struct{}), make(chan struct{})
+	done, pbxDone := e.done, e.pbxDone
+	go func() { defer close(pbxDone); _ = pbx.Run(rctx) }()
 	go func() { defer close(done); _ = ctl.Run(rctx) }()
 	deadline := time.Now().Add(readyWithin)
 	for !pbx.Connected() {
@@ -161,9 +161,21 @@ func (e *Env) RestartController(ctx context.Context) error {
 // Close stops the controller, the adapter and the switch.
 func (e *Env) Close() {
 	e.cancel()
-	select {
-	case <-e.done:
-	case <-time.After(3 * time.Second):
-	}
+	e.stopped(3 * time.Second)
 	_ = e.Switch.Close()
+}
+
+// stopped waits up to d for the controller's and the ARI client's Run to
+// return (after e.cancel), so neither logs once the Env's user went on.
+func (e *Env) stopped(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	for _, ch := range []chan struct{}{e.done, e.pbxDone} {
+		select {
+		case <-ch:
+		case <-t.C:
+			return false
+		}
+	}
+	return true
 }
