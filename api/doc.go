@@ -22,6 +22,10 @@
 // the token's name). GET /v1/events also accepts ?access_token= because browsers'
 // EventSource cannot send headers. Readers whose token has platform "12345" get
 // restricted 110 records through the store's redaction (fields absent, not blank).
+// Their GET /v1/calls filters run on that redacted document too, so a filter on
+// a field hidden from them (category, agent, 110 ticket) never matches a
+// restricted record; their GET /v1/stats/daily counts restricted calls only in
+// the calls/transfers totals and restricted_transfers, in no breakdown.
 //
 // Dev mode: when no token is configured, requests from loopback act as admin,
 // all others get 401, and New logs a warning. Listen on loopback (the default

@@ -18,9 +18,16 @@
 // endpoints (PBX.EndpointState; a trunk dial string "PJSIP/110@to110" is checked as
 // endpoint to110): when every one is offline the softkey is refused at once with a
 // zh-CN reason and the caller stays with the first agent (trunks.go). Inbound
-// X-Linkage-Flags are kept on the record and sent on with transfers; a restricted
-// flag (Options.RestrictedFlags) makes the call Confidential, and its transfer legs
-// towards 12345 then carry no 警单号, category or agent.
+// X-Linkage-* metadata (call id, ticket, category, origin, agent, mode,
+// emergency) is believed only from a configured linkage peer
+// (controller.linkage_peers, the endpoint of the caller's channel) and only
+// value by value: the category must be in the matters list for the direction,
+// tickets must pass ValidTicket, every value is capped at MaxInboundValue bytes
+// (inbound.go, CheckInbound). Inbound X-Linkage-Flags are honoured from anyone,
+// known flag words only (at most MaxInboundFlags): they are kept on the record
+// and sent on with transfers; a restricted flag (Options.RestrictedFlags) makes
+// the call Confidential, and its transfer legs towards 12345 then carry no
+// 警单号, category or agent.
 //
 // Only the agent connected with the citizen may act on a call (transfer.go,
 // actingLeg): the owner, in a three-way also the other platform's agent; during a
