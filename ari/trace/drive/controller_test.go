@@ -42,10 +42,11 @@ func TestControllerOnRecordedInboundCallerHangup(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	go func() { _ = pbx.Run(ctx) }()
-	done := make(chan struct{})
+	pbxDone, done := make(chan struct{}), make(chan struct{})
+	go func() { defer close(pbxDone); _ = pbx.Run(ctx) }()
 	go func() { defer close(done); _ = ctl.Run(ctx) }()
+	// However the test ends, neither Run outlives it (they log to t).
+	defer func() { cancel(); <-pbxDone; <-done }()
 	for !pbx.Connected() {
 		if ctx.Err() != nil {
 			t.Fatal("adapter never connected to the replay server")

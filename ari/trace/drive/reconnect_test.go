@@ -44,10 +44,11 @@ func TestControllerKeepsCallAcrossWebsocketDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	go func() { _ = pbx.Run(ctx) }()
-	done := make(chan struct{})
+	pbxDone, done := make(chan struct{}), make(chan struct{})
+	go func() { defer close(pbxDone); _ = pbx.Run(ctx) }()
 	go func() { defer close(done); _ = ctl.Run(ctx) }()
+	// However the test ends, neither Run outlives it (they log to t).
+	defer func() { cancel(); <-pbxDone; <-done }()
 	waitFor(ctx, t, "adapter connected", pbx.Connected)
 	srv.Start()
 
