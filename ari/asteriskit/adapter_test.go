@@ -29,8 +29,9 @@ func startAdapter(t *testing.T, tg target) *adapterEnv {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	t.Cleanup(cancel)
-	go func() { _ = pbx.Run(ctx) }()
+	ran := make(chan struct{})
+	go func() { defer close(ran); _ = pbx.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-ran }) // Run logs to t: it must not outlive the test
 	e := &adapterEnv{t: t, pbx: pbx, ctx: ctx}
 	if _, ok := e.next(10*time.Second, func(ev callflow.Event) bool { _, ok := ev.(callflow.Connected); return ok }).(callflow.Connected); !ok {
 		t.Fatal("adapter did not connect")

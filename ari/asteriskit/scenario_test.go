@@ -115,10 +115,10 @@ func TestOneKeyTransferOverSIP(t *testing.T) {
 	}
 	rctx, stop := context.WithCancel(ctx)
 	defer stop()
-	go func() { _ = pbx.Run(rctx) }()
-	ran := make(chan struct{})
+	pbxRan, ran := make(chan struct{}), make(chan struct{})
+	go func() { defer close(pbxRan); _ = pbx.Run(rctx) }()
 	go func() { defer close(ran); _ = ctl.Run(rctx) }()
-	defer func() { stop(); <-ran }()
+	defer func() { stop(); <-ran; <-pbxRan }()
 	for !pbx.Connected() {
 		if ctx.Err() != nil {
 			t.Fatal("controller never connected to ARI")
