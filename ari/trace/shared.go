@@ -57,11 +57,11 @@ func Shared(elem ...string) (string, error) {
 func AsteriskDir() (string, error) { return Shared("asterisk") }
 
 // Dir finds the traces folder (shared/asterisk/traces); see Shared. Its
-// error wraps ErrNoTraces and ErrNoShared.
+// error wraps ErrNoShared (alias ErrNoTraces).
 func Dir() (string, error) {
 	d, err := Shared("asterisk", "traces")
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrNoTraces, err)
+		return "", fmt.Errorf("asterisk traces: %w", err)
 	}
 	return d, nil
 }

@@ -22,8 +22,9 @@ const (
 	MethodWebsocketClose = "WEBSOCKET-CLOSE"
 )
 
-// ErrNoTraces is returned by Dir when no traces folder can be found.
-var ErrNoTraces = errors.New("trace: asterisk traces folder not found (set LINKCTL_SHARED)")
+// ErrNoTraces is returned (wrapped) by Dir when no traces folder can be
+// found; it is ErrNoShared, kept for callers matching it.
+var ErrNoTraces = ErrNoShared
 
 // StepKind says what a Step is.
 type StepKind int
