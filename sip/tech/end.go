@@ -1,6 +1,8 @@
 package tech
 
 import (
+	"time"
+
 	"github.com/emiago/sipgo/sip"
 
 	"linkctl/sip/sipcause"
@@ -31,8 +33,33 @@ func (c *call) signalEnd(cause int, from callState, status int, phrase string, e
 		// sends the CANCEL (runOutbound), then we clean up.
 	default:
 		t.goEnd(func() {
+			c.flushWork(flushBeforeBye)
 			c.sendBye(cause)
 			c.release()
 		})
+	}
+}
+
+// flushBeforeBye bounds how long a BYE waits for the in-dialog requests
+// queued before it.
+const flushBeforeBye = 2 * time.Second
+
+// flushWork waits (at most d) until the in-dialog requests queued so far
+// (NOTIFY sipfrag, INFO digits) went out, so a BYE never overtakes them:
+// Asterisk sends a REFER's final NOTIFY before the BYE that releases the
+// transferring phone, whose dialog (and subscription) ends with that BYE.
+func (c *call) flushWork(d time.Duration) {
+	done := make(chan struct{})
+	c.mu.Lock()
+	start := c.enqueueLocked(func() { close(done) })
+	c.mu.Unlock()
+	if start {
+		go c.runWork()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
 	}
 }

@@ -235,3 +235,39 @@ func TestByeFromPhone(t *testing.T) {
 		t.Fatalf("stray BYE -> %v %v, want 481", r, err)
 	}
 }
+
+// The controller reports the transfer answered and at once releases the
+// transferring agent: the final NOTIFY must reach the phone before the BYE
+// that ends its dialog (as Asterisk orders them), or the phone, whose
+// subscription died with the dialog, never learns the transfer succeeded.
+func TestFinalNotifyBeforeBye(t *testing.T) {
+	tc := startTech(t, agentConfig(), newFakeEngine(), nil)
+	phone := registeredPhone(t, tc, "a12345-1001", "pw-1001")
+	ch := answeredOutbound(t, tc, phone)
+	res := phoneRequest(t, phone, sip.REFER, nil,
+		sip.NewHeader("Refer-To", "<sip:110@127.0.0.1>"),
+		sip.NewHeader("Referred-By", "<sip:a12345-1001@127.0.0.1>"))
+	if res.StatusCode != 202 {
+		t.Fatalf("REFER -> %d", res.StatusCode)
+	}
+	ch.expect(t, "transfer:110")
+	if err := tc.TransferProgress(ch, "channel_answered"); err != nil {
+		t.Fatal(err)
+	}
+	if err := tc.Hangup(ch, 16); err != nil {
+		t.Fatal(err)
+	}
+	phone.await(gotRequest(sip.BYE), "BYE")
+	var order []string
+	phone.wire.mu.Lock()
+	for _, m := range phone.wire.msgs {
+		if r, ok := m.msg.(*sip.Request); ok && m.in && (r.Method == sip.NOTIFY || r.Method == sip.BYE) {
+			order = append(order, string(r.Method)+" "+strings.TrimRight(string(r.Body()), "\r\n"))
+		}
+	}
+	phone.wire.mu.Unlock()
+	want := []string{"NOTIFY SIP/2.0 100 Trying", "NOTIFY SIP/2.0 200 OK", "BYE "}
+	if strings.Join(order, "|") != strings.Join(want, "|") {
+		t.Fatalf("phone received %q, want %q", order, want)
+	}
+}
