@@ -87,6 +87,9 @@ func TestSendCodeForgivesOnlyTheCallItEnded(t *testing.T) {
 	defer env.Close()
 	res := Run(ctx, env, Scenario{"dtmf on an ended call", func(s *Step) {
 		c, id, first := s.dial("12345", Agent12345)
+		if cut, err := sendCode(first, "55"); cut || err != nil { // not a feature code: the call goes on
+			s.Errorf("sendCode on a live call: cut %v err %v", cut, err)
+		}
 		s.hangup(c, id, first) // the agent's call ends: its RTP session is closed
 		for _, tc := range []struct {
 			code    string
@@ -97,9 +100,9 @@ func TestSendCodeForgivesOnlyTheCallItEnded(t *testing.T) {
 			{"*4", true}, // closed before the last digit: the code never reached the switch
 			{"*1", true},
 		} {
-			err := sendCode(first, tc.code)
-			if (err != nil) != tc.wantErr {
-				s.Errorf("sendCode(%q) on an ended call: err %v, want error %v", tc.code, err, tc.wantErr)
+			cut, err := sendCode(first, tc.code)
+			if (err != nil) != tc.wantErr || cut == tc.wantErr {
+				s.Errorf("sendCode(%q) on an ended call: cut %v err %v, want error %v", tc.code, cut, err, tc.wantErr)
 			}
 			if err != nil && !errors.Is(err, media.ErrSessionClosed) {
 				s.Errorf("sendCode(%q): %v does not wrap media.ErrSessionClosed", tc.code, err)

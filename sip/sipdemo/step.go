@@ -281,15 +281,19 @@ const endedGrace = 2 * time.Second
 // RTP session closes under it. That is the wanted outcome, not a failure:
 // sendCode accepts it only for the last digit and only once the call ended.
 func (s *Step) dtmf(who string, c *phone.Call, code string) {
-	if err := sendCode(c, code); err != nil {
+	cut, err := sendCode(c, code)
+	if err != nil {
 		s.Fatalf("%s sends %s: %v", who, code, err)
 	}
 	s.Notef("%s pressed %s on the phone (RFC 4733)", who, code)
+	if cut {
+		s.Notef("%s's call ended while it still sent the end packets of %s (the switch acted on the digit)", who, code)
+	}
 }
 
 // sendCode sends code digit by digit; see Step.dtmf for the one error it
-// forgives.
-func sendCode(c *phone.Call, code string) error {
+// forgives, reported by cut.
+func sendCode(c *phone.Call, code string) (cut bool, err error) {
 	digits := []rune(code)
 	for i, d := range digits {
 		if i > 0 {
@@ -300,11 +304,11 @@ func sendCode(c *phone.Call, code string) error {
 			continue
 		}
 		if last := i == len(digits)-1; last && errors.Is(err, media.ErrSessionClosed) && endedWithin(c, endedGrace) {
-			return nil // the code took effect and ended this call while its end packets were going out
+			return true, nil // the code took effect and ended this call while its end packets were going out
 		}
-		return fmt.Errorf("digit %d of %q: %w", i+1, code, err)
+		return false, fmt.Errorf("digit %d of %q: %w", i+1, code, err)
 	}
-	return nil
+	return false, nil
 }
 
 // endedWithin reports whether c's call ends within d.
