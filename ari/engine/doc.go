@@ -1,5 +1,5 @@
 // Package engine is the core of linkctl's embedded switch: an in-process PBX that
-// behaves, as seen over ARI, like the Asterisk 22 recorded in /work/shared/asterisk
+// behaves, as seen over ARI, like the Asterisk 22 recorded in ../shared/asterisk
 // (channels, mixing bridges, a dialplan that routes 12345/110 into Stasis,
 // Stasis applications, originate/create/dial, playbacks, MOH, DTMF, variables,
 // transfer_progress) and emits Asterisk's events in Asterisk's order.
