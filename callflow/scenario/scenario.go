@@ -7,7 +7,6 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"linkctl/ari/engine"
@@ -49,32 +48,11 @@ func All() []Scenario {
 
 // Step is a running scenario: the checks it makes and what it found.
 type Step struct {
-	ctx      context.Context
-	env      *Env
-	mu       sync.Mutex
-	failures []string
-	notes    []string
-	callIDs  []string
+	Checks
+	ctx     context.Context
+	env     *Env
+	callIDs []string
 }
-
-// stopScenario aborts a scenario after a fatal check.
-type stopScenario struct{}
-
-// Errorf records a failed check.
-func (s *Step) Errorf(format string, a ...any) {
-	s.mu.Lock()
-	s.failures = append(s.failures, fmt.Sprintf(format, a...))
-	s.mu.Unlock()
-}
-
-// Fatalf records a failed check and ends the scenario.
-func (s *Step) Fatalf(format string, a ...any) {
-	s.Errorf(format, a...)
-	panic(stopScenario{})
-}
-
-// Notef records an observation for the demo output.
-func (s *Step) Notef(format string, a ...any) { s.notes = append(s.notes, fmt.Sprintf(format, a...)) }
 
 // Run runs one scenario on env and checks that it leaves the switch empty.
 func Run(ctx context.Context, env *Env, sc Scenario) (res Result) {
@@ -83,23 +61,16 @@ func Run(ctx context.Context, env *Env, sc Scenario) (res Result) {
 	defer cancel()
 	s := &Step{ctx: ctx, env: env}
 	resetPhones(env)
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(stopScenario); !ok {
-					s.Errorf("panic: %v", r)
-				}
-			}
-		}()
-		sc.run(s)
-	}()
+	s.Guard(func() { sc.run(s) })
 	s.switchIsEmpty()
+	res = s.Result(sc.Name)
 	for _, id := range s.callIDs {
 		if r, ok := env.Controller.Call(id); ok {
 			res.Records = append(res.Records, r)
 		}
 	}
-	return Result{Name: sc.Name, Pass: len(s.failures) == 0, Failures: s.failures, Records: res.Records, Notes: s.notes, Took: time.Since(start)}
+	res.Took = time.Since(start)
+	return res
 }
 
 func resetPhones(env *Env) {

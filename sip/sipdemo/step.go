@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"linkctl/callflow"
@@ -23,35 +22,10 @@ type Scenario struct {
 
 // Step is a running scenario: the checks it makes and what it found.
 type Step struct {
-	ctx      context.Context
-	env      *Env
-	mu       sync.Mutex
-	failures []string
-	notes    []string
-	callIDs  []string
-}
-
-// stopScenario aborts a scenario after a fatal check.
-type stopScenario struct{}
-
-// Errorf records a failed check.
-func (s *Step) Errorf(format string, a ...any) {
-	s.mu.Lock()
-	s.failures = append(s.failures, fmt.Sprintf(format, a...))
-	s.mu.Unlock()
-}
-
-// Fatalf records a failed check and ends the scenario.
-func (s *Step) Fatalf(format string, a ...any) {
-	s.Errorf(format, a...)
-	panic(stopScenario{})
-}
-
-// Notef records an observation for the demo output.
-func (s *Step) Notef(format string, a ...any) {
-	s.mu.Lock()
-	s.notes = append(s.notes, fmt.Sprintf(format, a...))
-	s.mu.Unlock()
+	scenario.Checks
+	ctx     context.Context
+	env     *Env
+	callIDs []string
 }
 
 // Run runs one scenario on env; afterwards every phone call must be over and the
@@ -64,25 +38,16 @@ func Run(ctx context.Context, env *Env, sc Scenario) scenario.Result {
 	for _, a := range env.agents {
 		a.Set(Answer)
 	}
-	func() {
-		defer func() {
-			if r := recover(); r != nil {
-				if _, ok := r.(stopScenario); !ok {
-					s.Errorf("panic: %v", r)
-				}
-			}
-		}()
-		sc.run(s)
-	}()
+	s.Guard(func() { sc.run(s) })
 	s.cleanUp()
-	var records []callflow.CallRecord
+	res := s.Result(sc.Name)
 	for _, id := range s.callIDs {
 		if r, ok := env.Controller.Call(id); ok {
-			records = append(records, r)
+			res.Records = append(res.Records, r)
 		}
 	}
-	return scenario.Result{Name: sc.Name, Pass: len(s.failures) == 0, Failures: s.failures, Records: records,
-		Notes: s.notes, Took: time.Since(start)}
+	res.Took = time.Since(start)
+	return res
 }
 
 // cleanUp ends whatever a failed scenario left behind and checks the switch is empty.
@@ -100,7 +65,7 @@ func (s *Step) cleanUp() {
 			_ = c.Hangup(ctx)
 		}
 	}
-	if left > 0 && len(s.failures) == 0 {
+	if left > 0 && !s.Failed() {
 		s.Errorf("%d phone call(s) still up after the scenario", left)
 	}
 	s.switchIsEmpty()
