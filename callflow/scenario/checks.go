@@ -1,8 +1,12 @@
 package scenario
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"time"
+
+	"linkctl/callflow"
 )
 
 // Checks collects what a running scenario found: failed checks and notes for the demo
@@ -61,4 +65,39 @@ func (c *Checks) Result(name string) Result {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return Result{Name: name, Pass: len(c.failures) == 0, Failures: append([]string(nil), c.failures...), Notes: append([]string(nil), c.notes...)}
+}
+
+// SwitchIsEmpty checks through ARI that no channel or bridge is left on the switch.
+func (c *Checks) SwitchIsEmpty(pbx callflow.PBX) {
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		chans, err1 := pbx.Channels(ctx)
+		bridges, err2 := pbx.Bridges(ctx)
+		cancel()
+		if err1 == nil && err2 == nil && len(chans) == 0 && len(bridges) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.Errorf("left on the switch: %d channels %v, %d bridges (errors %v %v)", len(chans), chans, len(bridges), err1, err2)
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// RecordComplete checks an ended call's record: every leg hung up with a cause, and
+// the call's answered and ended times set.
+func (c *Checks) RecordComplete(r callflow.CallRecord) {
+	for _, l := range r.Legs {
+		if l.HungUp == nil {
+			c.Errorf("leg %s (%s) has no hangup time", l.ChannelID, l.Role)
+		}
+		if l.Cause == 0 {
+			c.Errorf("leg %s (%s) ended without a cause", l.ChannelID, l.Role)
+		}
+	}
+	if r.Ended == nil || r.Answered == nil {
+		c.Errorf("record lacks answered/ended times")
+	}
 }

@@ -62,7 +62,7 @@ func Run(ctx context.Context, env *Env, sc Scenario) (res Result) {
 	s := &Step{ctx: ctx, env: env}
 	resetPhones(env)
 	s.Guard(func() { sc.run(s) })
-	s.switchIsEmpty()
+	s.SwitchIsEmpty(s.env.PBX)
 	res = s.Result(sc.Name)
 	for _, id := range s.callIDs {
 		if r, ok := env.Controller.Call(id); ok {
@@ -302,38 +302,9 @@ func (s *Step) hangupAndCheck(c *sim.Call, id string) callflow.CallRecord {
 	s.neverSilent(c)
 	c.Hangup()
 	r := s.waitState(id, callflow.StateEnded)
-	s.switchIsEmpty()
-	for _, l := range r.Legs {
-		if l.HungUp == nil {
-			s.Errorf("leg %s (%s) has no hangup time", l.ChannelID, l.Role)
-		}
-		if l.Cause == 0 {
-			s.Errorf("leg %s (%s) ended without a cause", l.ChannelID, l.Role)
-		}
-	}
-	if r.Ended == nil || r.Answered == nil {
-		s.Errorf("record lacks answered/ended times")
-	}
+	s.SwitchIsEmpty(s.env.PBX)
+	s.RecordComplete(r)
 	return r
-}
-
-// switchIsEmpty checks through ARI that no channel or bridge is left.
-func (s *Step) switchIsEmpty() {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		chans, err1 := s.env.PBX.Channels(ctx)
-		bridges, err2 := s.env.PBX.Bridges(ctx)
-		cancel()
-		if err1 == nil && err2 == nil && len(chans) == 0 && len(bridges) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.Errorf("left on the switch: %d channels %v, %d bridges (errors %v %v)", len(chans), chans, len(bridges), err1, err2)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 func (s *Step) transfer(r callflow.CallRecord, i int) callflow.Transfer {

@@ -68,7 +68,7 @@ func (s *Step) cleanUp() {
 	if left > 0 && !s.Failed() {
 		s.Errorf("%d phone call(s) still up after the scenario", left)
 	}
-	s.switchIsEmpty()
+	s.SwitchIsEmpty(s.env.PBX)
 }
 
 // --- building blocks ---
@@ -367,33 +367,7 @@ func (s *Step) hangup(c *phone.Call, id string, others ...*phone.Call) callflow.
 		}
 	}
 	r := s.waitState(id, callflow.StateEnded)
-	s.switchIsEmpty()
-	for _, l := range r.Legs {
-		if l.HungUp == nil {
-			s.Errorf("leg %s (%s) has no hangup time", l.ChannelID, l.Role)
-		}
-	}
-	if r.Ended == nil || r.Answered == nil {
-		s.Errorf("record lacks answered/ended times")
-	}
+	s.SwitchIsEmpty(s.env.PBX)
+	s.RecordComplete(r)
 	return r
-}
-
-// switchIsEmpty checks through ARI that no channel or bridge is left.
-func (s *Step) switchIsEmpty() {
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		chans, err1 := s.env.PBX.Channels(ctx)
-		bridges, err2 := s.env.PBX.Bridges(ctx)
-		cancel()
-		if err1 == nil && err2 == nil && len(chans) == 0 && len(bridges) == 0 {
-			return
-		}
-		if time.Now().After(deadline) {
-			s.Errorf("left on the switch: %d channels, %d bridges (errors %v %v)", len(chans), len(bridges), err1, err2)
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
