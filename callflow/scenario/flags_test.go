@@ -5,8 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/zap/zaptest"
-
 	"linkctl/ari/engine"
 	"linkctl/ari/sim"
 	"linkctl/callflow"
@@ -20,15 +18,8 @@ import (
 // category or agent header; and the record as the store's policy hands it to the
 // 12345 side has none of the restricted fields.
 func TestFlaggedPoliceCallNeverReaches12345InFull(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end scenarios skipped in -short mode")
-	}
 	ctx := context.Background()
-	env, err := Start(ctx, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startEnv(t, nil)
 	res := Run(ctx, env, Scenario{Name: "flagged 110 call transferred to 12345", run: func(s *Step) {
 		target := s.manual(Agent12345)
 		c, err := env.Switch.Sim.Phone(Citizen).Call(s.ctx, "110", sim.WithHeaders(engine.Header{Name: callflow.HeaderFlags, Value: "涉案"}))

@@ -16,15 +16,8 @@ import (
 
 // TestScenarios runs every demo scenario over real ARI against the embedded switch.
 func TestScenarios(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end scenarios skipped in -short mode")
-	}
 	ctx := context.Background()
-	env, err := Start(ctx, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startEnv(t, nil)
 	for _, sc := range All() {
 		t.Run(sc.Name, func(t *testing.T) {
 			res := Run(ctx, env, sc)
@@ -39,15 +32,8 @@ func TestScenarios(t *testing.T) {
 }
 
 func TestRestartDuringTransfer(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end scenarios skipped in -short mode")
-	}
 	ctx := context.Background()
-	env, err := Start(ctx, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startEnv(t, nil)
 	res := Run(ctx, env, RestartDuringTransfer())
 	var buf bytes.Buffer
 	Print(&buf, res)

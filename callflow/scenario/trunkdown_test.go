@@ -5,8 +5,6 @@ import (
 	"strings"
 	"testing"
 
-	"go.uber.org/zap/zaptest"
-
 	"linkctl/ari/sim"
 	"linkctl/callflow"
 )
@@ -16,15 +14,8 @@ import (
 // reason, the caller stays bridged with the 12345 agent and the 110 phone never rings;
 // back online, the same call's transfer goes through.
 func TestTransferRefusedWhile110Offline(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end scenarios skipped in -short mode")
-	}
 	ctx := context.Background()
-	env, err := Start(ctx, nil, zaptest.NewLogger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer env.Close()
+	env := startEnv(t, nil)
 	res := Run(ctx, env, Scenario{Name: "one-key refused while 110 is offline", run: func(s *Step) {
 		phone110 := env.Switch.Sim.Phone(Agent110).SetOffline(true)
 		defer phone110.SetOffline(false)
